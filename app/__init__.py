@@ -1,0 +1,63 @@
+"""Application factory of the Policy Service Portal."""
+import logging
+import os
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+
+from app.extensions import celery_init_app, db, limiter, migrate
+
+log = logging.getLogger(__name__)
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def create_app(test_config=None):
+    app = Flask(__name__, instance_path=None)
+    app.config.from_object("config")
+    if test_config:
+        app.config.update(test_config)
+    _check_config(app)
+    os.makedirs(app.config["UPLOAD_DIR"], exist_ok=True)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][10:]) or ".", exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    limiter.init_app(app)
+    celery_init_app(app)
+
+    with app.app_context():
+        from app import models  # noqa: F401  (register every table on the metadata)
+        from app.security import PortalSecurityManager
+        from app.services import audit
+        from app.views import PortalIndexView, register_views
+
+        appbuilder = AppBuilder(
+            security_manager_class=PortalSecurityManager,
+            indexview=PortalIndexView,
+        )
+        appbuilder.init_app(app, db.session)
+        register_views(appbuilder)
+        appbuilder.post_init()
+        audit.install(db.session)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _check_config(app):
+    from config import DEFAULT_SECRET
+
+    if app.config.get("PORTAL_ENV") == "production":
+        secret = app.config.get("SECRET_KEY") or ""
+        if secret in ("", DEFAULT_SECRET) or len(secret) < 32:
+            raise ConfigurationError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in production"
+            )
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            log.warning("production mode on SQLite: use DATABASE_URL=mysql+pymysql://...")

@@ -1,0 +1,77 @@
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Index, Integer, JSON, String,
+                        Text)
+from sqlalchemy.orm import relationship
+
+from app.models.base import Model, TimestampMixin
+
+SMS_STATUSES = {
+    "QUEUED": _l("待发送"),
+    "SENDING": _l("发送中"),
+    "SENT": _l("已发送"),
+    "FLOW_CONTROLLED": _l("被限流待重发"),
+    "FAILED": _l("发送失败"),
+    "DELIVERED": _l("已送达"),
+    "UNDELIVERED": _l("未送达"),
+}
+
+
+class SmsTemplate(TimestampMixin, Model):
+    __tablename__ = "sms_template"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(32), unique=True, nullable=False)  # our key, e.g. EREVISIT_INVITE
+    name = Column(String(64), nullable=False)
+    provider_template_code = Column(String(32), nullable=False)  # Alibaba's SMS_123456
+    content = Column(Text, nullable=False)  # with ${name} placeholders, as filed with Alibaba
+    is_active = Column(Boolean, nullable=False, default=True)
+
+    def __repr__(self):
+        return self.name
+
+
+class SmsMessage(TimestampMixin, Model):
+    __tablename__ = "sms_message"
+    __table_args__ = (Index("ix_sms_status_next", "status", "next_attempt_at"),)
+
+    id = Column(Integer, primary_key=True)
+    template_id = Column(Integer, ForeignKey("sms_template.id"), nullable=False)
+    template = relationship("SmsTemplate")
+    phone = Column(String(11), nullable=False, index=True)
+    params = Column(JSON, nullable=False)
+    content = Column(Text, nullable=False)  # rendered text, as the customer reads it
+    purpose = Column(String(32))  # EREVISIT / CODE / REMINDER ...
+    customer_id = Column(Integer, ForeignKey("customer.id"), index=True)
+    link_id = Column(Integer, ForeignKey("revisit_link.id"), index=True)
+    backend = Column(String(12), nullable=False)
+    status = Column(String(16), nullable=False, default="QUEUED")
+    out_id = Column(String(64), unique=True, nullable=False)  # our id, echoed in receipts
+    biz_id = Column(String(64), index=True)
+    request_id = Column(String(64))
+    provider_code = Column(String(64))
+    provider_message = Column(String(255))
+    send_attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime)
+    sent_at = Column(DateTime)
+    receipt_at = Column(DateTime)
+    receipt_code = Column(String(64))
+    receipt_message = Column(String(255))
+
+    def __repr__(self):
+        return f"SMS#{self.id} {self.phone}"
+
+
+class VerificationCode(Model):
+    """A 6-digit SMS code: hashed, valid minutes, single use, few wrong tries."""
+    __tablename__ = "verification_code"
+    __table_args__ = (Index("ix_code_phone_purpose", "phone", "purpose", "created_at"),)
+
+    id = Column(Integer, primary_key=True)
+    phone = Column(String(11), nullable=False)
+    purpose = Column(String(32), nullable=False)
+    code_hash = Column(String(128), nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+    wrong_tries = Column(Integer, nullable=False, default=0)
+    used_at = Column(DateTime)
+    sms_id = Column(Integer, ForeignKey("sms_message.id"))

@@ -1,0 +1,162 @@
+"""The audit trail: every change to a portal record becomes an AuditEvent, automatically.
+
+A session listener writes one event per inserted, updated or deleted row with the values
+before and after and the actor (staff user, customer, or the named system job). Records the
+law says to keep (models marked Undeletable) cannot be deleted at all. Set-based statements
+(bulk expiry, seeding) bypass ORM events; their services call record() themselves.
+"""
+import contextlib
+import contextvars
+import datetime
+from decimal import Decimal
+
+from flask import g, has_request_context, request
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Session
+
+from app.models.audit import AuditEvent
+from app.models.base import Undeletable
+
+_actor = contextvars.ContextVar("audit_actor", default=None)
+SECRET_FIELDS = {"password", "servicing_password_hash", "face_encoding", "code_hash"}
+NOISE_FIELDS = {"last_login", "login_count", "fail_login_count", "changed_on", "updated_at"}
+NOT_AUDITED = {"audit_event", "revisit_evidence", "verification_code", "ab_permission_view_role",
+               "ab_permission", "ab_view_menu", "ab_permission_view"}
+
+
+class DeletionForbidden(Exception):
+    """Raised when anything tries to delete a record that must be kept."""
+
+
+@contextlib.contextmanager
+def acting_as(name, actor_type="system", actor_id=None):
+    """Name the actor for changes made outside a web request (Celery, CLI)."""
+    token = _actor.set((actor_type, actor_id, name))
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def current_actor():
+    explicit = _actor.get()
+    if explicit:
+        return explicit
+    if has_request_context():
+        customer = g.get("customer")
+        if customer is not None:
+            return ("customer", customer.id, customer.name)
+        from flask_login import current_user
+
+        if getattr(current_user, "is_authenticated", False):
+            return ("user", current_user.id, current_user.username)
+        return ("anonymous", None, None)
+    return ("system", None, "system")
+
+
+def _plain(value):
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, (str, int, float, bool, list, dict)) or value is None:
+        return value
+    return str(value)
+
+
+def _event_row(action, entity, entity_id, before=None, after=None):
+    actor_type, actor_id, actor_name = current_actor()
+    from app.services import clock
+
+    row = dict(occurred_at=clock.now(), actor_type=actor_type, actor_id=actor_id,
+               actor_name=actor_name, action=action, entity=entity,
+               entity_id=None if entity_id is None else str(entity_id),
+               before=before, after=after, ip=None, user_agent=None)
+    if has_request_context():
+        row["ip"] = request.remote_addr
+        row["user_agent"] = (request.user_agent.string or "")[:255]
+    return row
+
+
+def record(session, action, entity, entity_id=None, before=None, after=None):
+    """Write one explicit audit event (claims, reveals, bulk jobs) in the caller's transaction."""
+    session.execute(insert(AuditEvent.__table__), [_event_row(action, entity, entity_id, before, after)])
+
+
+def _values(obj, only=None):
+    state = inspect(obj)
+    out = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        if only is not None and key not in only:
+            continue
+        out[key] = "***" if key in SECRET_FIELDS else _plain(getattr(obj, key))
+    return out
+
+
+def _changes(obj):
+    state = inspect(obj)
+    before, after = {}, {}
+    for attr in state.mapper.column_attrs:
+        hist = state.attrs[attr.key].history
+        if not hist.has_changes():
+            continue
+        old = hist.deleted[0] if hist.deleted else None
+        new = hist.added[0] if hist.added else None
+        if old == new and hist.deleted:
+            continue
+        secret = attr.key in SECRET_FIELDS
+        before[attr.key] = "***" if secret else _plain(old)
+        after[attr.key] = "***" if secret else _plain(new)
+    return before, after
+
+
+def _audited(obj):
+    table = getattr(obj, "__tablename__", None)
+    return table is not None and table not in NOT_AUDITED
+
+
+def _before_flush(session, flush_context, instances):
+    for obj in session.deleted:
+        if isinstance(obj, Undeletable):
+            raise DeletionForbidden(f"{type(obj).__name__} records are kept and cannot be deleted")
+    for obj in session.dirty:
+        if isinstance(obj, AuditEvent) and session.is_modified(obj):
+            raise DeletionForbidden("audit events cannot be changed")
+
+
+def _after_flush(session, flush_context):
+    rows = []
+    for obj in session.new:
+        if _audited(obj):
+            rows.append(_event_row("create", obj.__tablename__, inspect(obj).identity[0]
+                                   if inspect(obj).identity else None, None, _values(obj)))
+    for obj in session.dirty:
+        if not _audited(obj) or not session.is_modified(obj):
+            continue
+        before, after = _changes(obj)
+        if not before or set(before) <= NOISE_FIELDS:
+            continue
+        rows.append(_event_row("update", obj.__tablename__, inspect(obj).identity[0], before, after))
+    for obj in session.deleted:
+        if _audited(obj):
+            rows.append(_event_row("delete", obj.__tablename__, inspect(obj).identity[0], _values(obj), None))
+    if rows:
+        session.connection().execute(insert(AuditEvent.__table__), rows)
+
+
+def _forbid_bulk_delete(orm_execute_state):
+    if orm_execute_state.is_delete:
+        for mapper in orm_execute_state.all_mappers:
+            if issubclass(mapper.class_, Undeletable):
+                raise DeletionForbidden(f"{mapper.class_.__name__} records cannot be deleted")
+
+
+def install(_session=None):
+    """Attach the listeners to every ORM session (once per process)."""
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+        event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "do_orm_execute", _forbid_bulk_delete)

@@ -1,0 +1,2 @@
+"""Celery tasks: thin wrappers that call a service with ids."""
+from app.tasks import sms  # noqa: F401

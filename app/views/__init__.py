@@ -1,0 +1,53 @@
+"""Registers every view and API in one place, grouped into the back-office menus."""
+from flask_appbuilder import IndexView
+from flask_babel import lazy_gettext as _l
+
+from app.views.policy import BeneficiaryView, CustomerView, PolicyView, ProductView
+from app.views.revisit import (CallAttemptView, QuestionnaireTemplateView, QuestionView,
+                               RevisitAnswerView, RevisitEvidenceView, RevisitLinkView,
+                               RevisitTaskView)
+from app.views.servicing import LoanRepaymentView, PolicyLoanView, ServicingApplicationView
+from app.views.sms import SmsMessageView, SmsTemplateView
+from app.views.system import AuditEventView, IdentityVerificationView, SettingView
+
+
+class PortalIndexView(IndexView):
+    index_template = "index.html"
+
+
+# (view, menu name, label, category, icon): the menu name is what FAB_ROLES' menu_access matches.
+MENU = [
+    (PolicyView, "Policies", _l("保单"), "PolicyAdmin", "fa-file-text"),
+    (CustomerView, "Customers", _l("客户"), "PolicyAdmin", "fa-user"),
+    (ProductView, "Products", _l("产品"), "PolicyAdmin", "fa-cubes"),
+    (BeneficiaryView, "Beneficiaries", _l("受益人"), "PolicyAdmin", "fa-users"),
+    (RevisitTaskView, "RevisitTasks", _l("回访任务"), "Revisits", "fa-phone"),
+    (QuestionnaireTemplateView, "Questionnaires", _l("回访问卷"), "Revisits", "fa-list-ol"),
+    (RevisitLinkView, "RevisitLinks", _l("回访短链接"), "Revisits", "fa-link"),
+    (RevisitEvidenceView, "RevisitEvidence", _l("回访证据"), "Revisits", "fa-camera"),
+    (CallAttemptView, "CallAttempts", _l("电话记录"), "Revisits", "fa-headphones"),
+    (RevisitAnswerView, "RevisitAnswers", _l("回访答案"), "Revisits", "fa-check-square"),
+    (ServicingApplicationView, "Applications", _l("保全申请"), "Servicing", "fa-inbox"),
+    (PolicyLoanView, "Loans", _l("保单贷款"), "Servicing", "fa-money"),
+    (LoanRepaymentView, "Repayments", _l("贷款还款"), "Servicing", "fa-undo"),
+    (SmsMessageView, "SmsMessages", _l("短信记录/发件箱"), "Sms", "fa-envelope"),
+    (SmsTemplateView, "SmsTemplates", _l("短信模板"), "Sms", "fa-pencil"),
+    (AuditEventView, "AuditEvents", _l("审计日志"), "System", "fa-history"),
+    (IdentityVerificationView, "IdentityChecks", _l("身份核验记录"), "System", "fa-id-card"),
+    (SettingView, "Settings", _l("业务参数"), "System", "fa-cog"),
+    (QuestionView, None, None, None, None),
+]
+CATEGORY_LABELS = {"PolicyAdmin": _l("保单管理"), "Revisits": _l("回访管理"),
+                   "Servicing": _l("保全管理"), "Sms": _l("短信管理"), "System": _l("系统管理")}
+
+
+def register_views(appbuilder):
+    for view, name, label, category, icon in MENU:
+        if name is None:
+            appbuilder.add_view_no_menu(view)
+            continue
+        appbuilder.add_view(view, name, label=label, icon=icon, category=category,
+                            category_label=CATEGORY_LABELS[category])
+    from app.views.api import register_apis
+
+    register_apis(appbuilder)

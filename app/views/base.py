@@ -1,0 +1,73 @@
+"""Shared pieces of the back-office views."""
+from flask import g
+from flask_appbuilder import ModelView
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
+
+from app.security import ALL_TASK_ROLES, role_names
+
+READ_ONLY = {"can_list", "can_show"}
+NO_DELETE = {"can_list", "can_show", "can_add", "can_edit"}
+
+
+def mask_id_number(value):
+    """Show the first 3 and last 4 characters: 110***********1234."""
+    if not value:
+        return value
+    value = str(value)
+    return value[:3] + "*" * max(len(value) - 7, 0) + value[-4:] if len(value) > 7 else "*" * len(value)
+
+
+def mask_mobile(value):
+    return f"{value[:3]}****{value[-4:]}" if value and len(value) >= 11 else value
+
+
+class OwnTasksUnlessSupervisor(BaseFilter):
+    """Agents see only what is assigned to them; the other staff roles see everything.
+
+    Checking the role here (not a plain base filter) keeps Admin and Supervisor unrestricted.
+    """
+    name = "assigned to me"
+    arg_name = "own"
+
+    def apply(self, query, value):
+        user = g.user
+        if role_names(user) & ALL_TASK_ROLES:
+            return query
+        return query.filter(self.model.assigned_to_id == user.id)
+
+
+class PortalModelView(ModelView):
+    """A ModelView whose coded columns show their Chinese labels and edit as select boxes.
+
+    `choices` maps a column to its {code: label} dict (the dicts live beside the models).
+    """
+    choices = {}
+    page_size = 25
+    base_permissions = NO_DELETE
+
+    def __init__(self, *args, **kwargs):
+        fields = {}
+        formatters = dict(self.formatters_columns or {})
+        for column, mapping in self.choices.items():
+            formatters.setdefault(column, lambda v, m=mapping: m.get(v, v) if v is not None else "")
+            fields[column] = SelectField(
+                self.label_columns.get(column, column),
+                choices=[(k, v) for k, v in mapping.items()],
+                widget=Select2Widget(),
+            )
+        self.formatters_columns = formatters
+        self.add_form_extra_fields = {**fields, **(self.add_form_extra_fields or {})}
+        self.edit_form_extra_fields = {**fields, **(self.edit_form_extra_fields or {})}
+        super().__init__(*args, **kwargs)
+
+
+def datamodel(model):
+    return SQLAInterface(model)
+
+
+__all__ = ["PortalModelView", "datamodel", "READ_ONLY", "NO_DELETE", "_l",
+           "mask_id_number", "mask_mobile", "OwnTasksUnlessSupervisor"]

@@ -1,0 +1,89 @@
+"""Back-office views of customers, products, policies and beneficiaries (保单管理)."""
+from app.models.customer import AUTH_STATUSES, GENDERS, ID_TYPES, Customer
+from app.models.policy import (BENEFICIARY_KINDS, CHANNELS, PAYMENT_FREQUENCIES, PAYMENT_MODES,
+                               POLICY_STATUSES, RELATIONSHIPS, Beneficiary, Policy)
+from app.models.product import ANNUITY_METHODS, PRODUCT_KINDS, Product
+from app.views.base import READ_ONLY, PortalModelView, _l, datamodel, mask_id_number, mask_mobile
+
+CUSTOMER_LABELS = {
+    "customer_no": _l("客户号"), "name": _l("姓名"), "gender": _l("性别"),
+    "birth_date": _l("出生日期"), "id_type": _l("证件类型"), "id_number": _l("证件号码"),
+    "mobile": _l("预留手机号"), "wechat_openid": _l("微信 openid"), "auth_status": _l("认证状态"),
+    "authenticated_at": _l("认证时间"), "reference_photo": _l("人脸参考照片"),
+    "created_at": _l("创建时间"), "updated_at": _l("更新时间"),
+}
+POLICY_LABELS = {
+    "policy_no": _l("保险单号"), "product": _l("产品"), "holder": _l("投保人"),
+    "insured": _l("被保险人"), "issue_date": _l("承保日期"), "receipt_signed_date": _l("回执签收日"),
+    "effective_date": _l("保单生效日"), "status": _l("保单状态"), "channel": _l("承保渠道"),
+    "premium": _l("保费(元)"), "payment_mode": _l("缴费方式"), "payment_frequency": _l("缴费频率"),
+    "payment_years": _l("缴费年期"), "next_due_date": _l("下次缴费日"),
+    "sum_assured": _l("保额(元)"), "cash_value": _l("现金价值(元)"),
+    "cash_value_date": _l("现金价值日期"), "annuity_method": _l("年金领取方式"),
+    "universal_account_no": _l("万能账户"), "created_at": _l("创建时间"), "updated_at": _l("更新时间"),
+}
+
+
+class CustomerView(PortalModelView):
+    datamodel = datamodel(Customer)
+    label_columns = CUSTOMER_LABELS
+    choices = {"gender": GENDERS, "id_type": ID_TYPES, "auth_status": AUTH_STATUSES}
+    list_columns = ["customer_no", "name", "gender", "id_type", "id_number", "mobile", "auth_status"]
+    show_exclude_columns = ["face_encoding", "servicing_password_hash"]
+    search_columns = ["customer_no", "name", "id_number", "mobile", "auth_status"]
+    edit_columns = ["name", "gender", "birth_date", "id_type", "id_number", "mobile", "wechat_openid"]
+    add_columns = ["customer_no"] + edit_columns
+    formatters_columns = {"id_number": mask_id_number, "mobile": mask_mobile}
+
+
+class ProductView(PortalModelView):
+    datamodel = datamodel(Product)
+    label_columns = {
+        "code": _l("产品代码"), "name": _l("产品名称"), "kind": _l("产品类型"),
+        "term_years": _l("保险期间(年)"), "revisit_required": _l("需要回访"),
+        "hesitation_days": _l("犹豫期(天)"), "loan_allowed": _l("可保单贷款"),
+        "loan_ratio": _l("可贷比例"), "has_death_benefit": _l("含身故责任"),
+        "annuity_options": _l("年金领取选项"), "is_active": _l("在售"),
+        "survival_beneficiary_changeable": _l("可变更生存受益人"),
+    }
+    choices = {"kind": PRODUCT_KINDS}
+    list_columns = ["code", "name", "kind", "revisit_required", "hesitation_days", "loan_allowed", "is_active"]
+    search_columns = ["code", "name", "kind", "is_active"]
+    edit_columns = ["name", "kind", "term_years", "revisit_required", "hesitation_days", "loan_allowed",
+                    "loan_ratio", "has_death_benefit", "annuity_options",
+                    "survival_beneficiary_changeable", "is_active"]
+    add_columns = ["code"] + edit_columns
+
+
+class BeneficiaryView(PortalModelView):
+    datamodel = datamodel(Beneficiary)
+    base_permissions = READ_ONLY  # changes go through the 受益人变更 servicing item
+    label_columns = {
+        "policy": _l("保单"), "kind": _l("受益人类型"), "version": _l("版本"), "name": _l("受益人姓名"),
+        "id_type": _l("证件类型"), "id_number": _l("证件号码"), "gender": _l("性别"),
+        "birth_date": _l("出生日期"), "id_valid_until": _l("证件有效期"),
+        "relationship_to_insured": _l("与被保险人关系"), "order": _l("受益顺序"),
+        "share": _l("受益比例(%)"), "created_at": _l("生效时间"), "superseded_at": _l("失效时间"),
+    }
+    choices = {"kind": BENEFICIARY_KINDS, "id_type": ID_TYPES, "gender": GENDERS,
+               "relationship_to_insured": RELATIONSHIPS}
+    list_columns = ["policy", "kind", "version", "name", "order", "share", "created_at", "superseded_at"]
+    search_columns = ["kind", "name"]
+    formatters_columns = {"id_number": mask_id_number}
+
+
+class PolicyView(PortalModelView):
+    datamodel = datamodel(Policy)
+    label_columns = POLICY_LABELS
+    choices = {"status": POLICY_STATUSES, "channel": CHANNELS, "payment_mode": PAYMENT_MODES,
+               "payment_frequency": {"": "", **PAYMENT_FREQUENCIES},
+               "annuity_method": {"": "", **ANNUITY_METHODS}}
+    list_columns = ["policy_no", "product", "holder", "insured", "issue_date", "status", "premium", "channel"]
+    search_columns = ["policy_no", "product", "status", "channel", "issue_date", "payment_mode"]
+    # policies come from the core system (API / file import), never typed in by hand
+    base_permissions = {"can_list", "can_show", "can_edit"}
+    edit_columns = ["status", "receipt_signed_date", "effective_date", "next_due_date", "cash_value",
+                    "cash_value_date", "annuity_method", "universal_account_no"]
+    related_views = [BeneficiaryView]
+    order_columns = ["policy_no", "issue_date", "premium"]
+    base_order = ("issue_date", "desc")

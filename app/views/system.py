@@ -1,0 +1,39 @@
+"""Back-office views of the audit trail, identity checks and settings (系统管理)."""
+from app.models.audit import AuditEvent
+from app.models.identity import (VERIFICATION_KINDS, VERIFICATION_STATUSES,
+                                 IdentityVerification)
+from app.models.setting import Setting
+from app.views.base import READ_ONLY, PortalModelView, _l, datamodel
+
+
+class AuditEventView(PortalModelView):
+    datamodel = datamodel(AuditEvent)
+    base_permissions = READ_ONLY
+    label_columns = {"occurred_at": _l("时间"), "actor_type": _l("操作方"), "actor_name": _l("操作人"),
+                     "action": _l("操作"), "entity": _l("对象"), "entity_id": _l("对象ID"),
+                     "before": _l("变更前"), "after": _l("变更后"), "ip": _l("IP"),
+                     "user_agent": _l("浏览器")}
+    list_columns = ["occurred_at", "actor_type", "actor_name", "action", "entity", "entity_id"]
+    search_columns = ["occurred_at", "actor_name", "action", "entity", "entity_id"]
+    base_order = ("id", "desc")
+
+
+class IdentityVerificationView(PortalModelView):
+    datamodel = datamodel(IdentityVerification)
+    base_permissions = READ_ONLY
+    label_columns = {"customer_id": _l("客户"), "kind": _l("类型"), "purpose": _l("用途"),
+                     "status": _l("结果"), "distance": _l("人脸距离"), "details": _l("明细"),
+                     "challenge_digits": _l("朗读数字"), "evidence_path": _l("证据文件"),
+                     "created_at": _l("时间"), "completed_at": _l("完成时间"), "ip": _l("IP")}
+    choices = {"kind": VERIFICATION_KINDS, "status": VERIFICATION_STATUSES}
+    list_columns = ["created_at", "customer_id", "kind", "purpose", "status", "distance"]
+    search_columns = ["created_at", "kind", "purpose", "status"]
+    base_order = ("id", "desc")
+
+
+class SettingView(PortalModelView):
+    datamodel = datamodel(Setting)
+    base_permissions = {"can_list", "can_show", "can_add", "can_edit", "can_delete"}
+    label_columns = {"key": _l("参数"), "value": _l("取值"), "description": _l("说明"),
+                     "updated_at": _l("更新时间")}
+    list_columns = ["key", "value", "description", "updated_at"]

@@ -1,0 +1,163 @@
+"""Settings of the portal, read from the environment.
+
+Every variable is documented in README.md ("Configuration"). The defaults are the
+embedded first-run setup: SQLite under instance/, Celery eager, SMS to the outbox table.
+Business numbers are DOMAIN.md's defaults; none is a constant in code.
+"""
+import os
+from decimal import Decimal
+
+BASE_DIR = os.path.abspath(os.path.dirname(__file__))
+INSTANCE_DIR = os.environ.get("PORTAL_INSTANCE_DIR", os.path.join(BASE_DIR, "instance"))
+
+DEFAULT_SECRET = "dev-insecure-secret-change-me"
+
+
+def _env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def _bool(name, default):
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(name, default):
+    return int(_env(name, default))
+
+
+def _decimal(name, default):
+    return Decimal(str(_env(name, default)))
+
+
+# --- runtime -------------------------------------------------------------
+PORTAL_ENV = _env("PORTAL_ENV", "development")  # development | production
+SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET)
+SQLALCHEMY_DATABASE_URI = _env(
+    "DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "portal.db")
+)
+SQLALCHEMY_TRACK_MODIFICATIONS = False
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+if SQLALCHEMY_DATABASE_URI.startswith("mysql"):
+    SQLALCHEMY_ENGINE_OPTIONS.update(pool_recycle=3600, pool_size=10, max_overflow=20)
+
+# Celery: without a broker the tasks run eagerly in the web process.
+CELERY_BROKER_URL = _env("CELERY_BROKER_URL", _env("REDIS_URL"))
+CELERY = {
+    "broker_url": CELERY_BROKER_URL or "memory://",
+    "result_backend": _env("CELERY_RESULT_BACKEND", CELERY_BROKER_URL),
+    "task_always_eager": CELERY_BROKER_URL is None,
+    "task_eager_propagates": False,
+    "task_ignore_result": True,
+    "task_acks_late": True,
+    "worker_prefetch_multiplier": 1,
+    "timezone": "Asia/Shanghai",
+    "enable_utc": True,
+    "broker_connection_retry_on_startup": True,
+}
+
+# Rate limits (Flask-Limiter): shared in Redis when there is one.
+RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", _env("REDIS_URL", "memory://"))
+RATELIMIT_HEADERS_ENABLED = True
+AUTH_RATE_LIMITED = True
+AUTH_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per 5 minutes")
+
+# SMS
+SMS_BACKEND = _env("SMS_BACKEND", "outbox")  # outbox | aliyun
+ALIYUN_ACCESS_KEY_ID = _env("ALIYUN_ACCESS_KEY_ID")
+ALIYUN_ACCESS_KEY_SECRET = _env("ALIYUN_ACCESS_KEY_SECRET")
+ALIYUN_SMS_ENDPOINT = _env("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")
+ALIYUN_SMS_PROTOCOL = _env("ALIYUN_SMS_PROTOCOL", "HTTPS")
+SMS_SIGN_NAME = _env("SMS_SIGN_NAME", "爱心人寿")
+PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+
+# Files (reference photos, selfies, liveness videos, ID card images)
+UPLOAD_DIR = _env("UPLOAD_DIR", os.path.join(INSTANCE_DIR, "uploads"))
+MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 30) * 1024 * 1024
+
+# --- time and language ---------------------------------------------------
+TIMEZONE = "Asia/Shanghai"
+BABEL_DEFAULT_LOCALE = "zh"
+BABEL_DEFAULT_TIMEZONE = TIMEZONE
+BABEL_TRANSLATION_DIRECTORIES = os.path.join(BASE_DIR, "translations")
+LANGUAGES = {
+    "zh": {"flag": "cn", "name": "简体中文"},
+    "en": {"flag": "gb", "name": "English"},
+}
+
+# --- business defaults (DOMAIN.md) ---------------------------------------
+EREVISIT_VALID_DAYS = _int("EREVISIT_VALID_DAYS", 3)  # seed: valid 3 days, phone on day 4
+HESITATION_DAYS = _int("HESITATION_DAYS", 15)
+HOTLINE = _env("HOTLINE", "10109520")
+EREVISIT_REMINDER_ENABLED = _bool("EREVISIT_REMINDER_ENABLED", False)
+PHONE_MAX_ATTEMPTS = _int("PHONE_MAX_ATTEMPTS", 3)
+PHONE_ATTEMPTS_DIFFERENT_DAYS = _bool("PHONE_ATTEMPTS_DIFFERENT_DAYS", True)
+CLAIM_RESERVATION_MINUTES = _int("CLAIM_RESERVATION_MINUTES", 30)
+CALLBACK_GRACE_MINUTES = _int("CALLBACK_GRACE_MINUTES", 15)
+LOAN_RATIO = _decimal("LOAN_RATIO", "0.80")
+LOAN_TERM_MONTHS = _int("LOAN_TERM_MONTHS", 6)
+LOAN_ANNUAL_RATE = _decimal("LOAN_ANNUAL_RATE", "0.0500")
+STAMP_DUTY_THRESHOLD = _decimal("STAMP_DUTY_THRESHOLD", "2000")
+STAMP_DUTY_RATE = _decimal("STAMP_DUTY_RATE", "0.00005")  # 0.05‰
+ID_UPLOAD_THRESHOLD = _decimal("ID_UPLOAD_THRESHOLD", "10000")
+CODE_VALID_MINUTES = _int("CODE_VALID_MINUTES", 5)
+CODE_MAX_WRONG_TRIES = _int("CODE_MAX_WRONG_TRIES", 3)
+FACE_MAX_TRIES = _int("FACE_MAX_TRIES", 5)
+FACE_MATCH_THRESHOLD = float(_env("FACE_MATCH_THRESHOLD", "0.55"))
+SHORT_LINK_PER_MINUTE = _env("SHORT_LINK_RATE_LIMIT", "20 per minute")
+
+# --- Flask-AppBuilder ------------------------------------------------------
+APP_NAME = "爱心人寿 保险回访与保全服务平台"
+APP_THEME = ""
+AUTH_TYPE = 1  # AUTH_DB
+AUTH_ROLE_ADMIN = "Admin"
+AUTH_ROLE_PUBLIC = "Public"
+FAB_UPDATE_PERMS = False  # roles are declared below (FAB_ROLES), not synced into tables
+FAB_CREATE_DB = False  # the schema is owned by the migrations
+FAB_API_SWAGGER_UI = True
+FAB_ADD_SECURITY_API = False
+FAB_PASSWORD_HASH_METHOD = "scrypt"
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = None
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = PORTAL_ENV == "production"
+PERMANENT_SESSION_LIFETIME = _int("SESSION_MINUTES", 480) * 60
+
+# Role definitions: (view-name regex, permission regex) pairs checked by FAB.
+# Deletes are never granted for policies, revisit records or audit events because those
+# views do not offer can_delete at all (see app/views); the models refuse it as well.
+_READ = r"can_(list|show|get|info|download|dashboard|evidence)"
+FAB_ROLES = {
+    "Admin": [[".*", ".*"]],
+    "Supervisor": [
+        [r"(?!.*Api$)(?!User|Role|Permission|ViewMenu|PermissionView|Register|Group).*",
+         r"can_.*|menu_access"],
+        ["UserInfoEditView", "can_this_form_(get|post)"],
+        ["ResetMyPasswordView", "can_this_form_(get|post)"],
+    ],
+    "Agent": [
+        [r"(RevisitTaskView|Agent.*View)", r"can_(list|show)"],
+        [r"(Revisits|RevisitTasks|Workbench)", "menu_access"],
+        ["ResetMyPasswordView", "can_this_form_(get|post)"],
+    ],
+    "Operator": [
+        [r"(Policy|Customer|Product|Beneficiary|ServicingApplication|PolicyLoan|LoanRepayment|SmsMessage)View",
+         r"can_(list|show|edit|add)"],
+        [r"(RevisitTask|QuestionnaireTemplate|Question)View", r"can_(list|show)"],
+        [r".*", "menu_access"],
+        ["ResetMyPasswordView", "can_this_form_(get|post)"],
+    ],
+    "Auditor": [
+        [r"(?!.*Api$)(?!User|Role|Permission|ViewMenu|PermissionView|Register|Group).*View", _READ],
+        [r".*", "menu_access"],
+        ["ResetMyPasswordView", "can_this_form_(get|post)"],
+    ],
+    "Integration": [
+        [r".*Api$", r"can_(get|post|put|info)"],
+    ],
+}

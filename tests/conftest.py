@@ -1,0 +1,149 @@
+"""Test fixtures: one MariaDB and one Redis for the session (started here on loopback),
+the schema built by the migrations, every table emptied after each test.
+
+PORTAL_TEST_DB=sqlite runs on a SQLite file instead (the embedded-default smoke run);
+TEST_DATABASE_URL / TEST_REDIS_URL point at servers that are already running.
+"""
+import os
+import re
+import shutil
+import tempfile
+
+import pytest
+from sqlalchemy import text
+
+from tests import harness
+
+PASSWORD = "Test@Pass2026"
+KEEP_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_permission_view_role",
+               "ab_role", "alembic_version"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "smoke: embedded-default checks, also run on SQLite")
+    config.addinivalue_line("markers", "e2e: drives headless Chromium")
+
+
+@pytest.fixture(scope="session")
+def servers():
+    base = tempfile.mkdtemp(prefix="portal-test-")
+    started = []
+    sqlite = os.environ.get("PORTAL_TEST_DB") == "sqlite"
+    try:
+        db_url = os.environ.get("TEST_DATABASE_URL")
+        if not db_url:
+            if sqlite:
+                db_url = "sqlite:///" + os.path.join(base, "portal.db")
+            else:
+                server = harness.start_mariadb(base)
+                started.append(server)
+                db_url = server.url
+        redis_url = os.environ.get("TEST_REDIS_URL")
+        if not redis_url and not sqlite:
+            server = harness.start_redis(base)
+            started.append(server)
+            redis_url = server.url
+        yield {"database_url": db_url, "redis_url": redis_url, "base_dir": base}
+    finally:
+        for server in started:
+            server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def make_config(servers, **overrides):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "SQLALCHEMY_DATABASE_URI": servers["database_url"],
+        "UPLOAD_DIR": os.path.join(servers["base_dir"], "uploads"),
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SMS_BACKEND": "outbox",
+        "CELERY": {"broker_url": "memory://", "task_always_eager": True, "task_eager_propagates": True,
+                   "task_ignore_result": True, "timezone": "Asia/Shanghai"},
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def app(servers):
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app(make_config(servers))
+    with app.app_context():
+        upgrade()
+        _ensure_roles(app)
+    yield app
+
+
+def _ensure_roles(app):
+    sm = app.appbuilder.sm
+    for role in list(app.config["FAB_ROLES"]) + [app.config["AUTH_ROLE_PUBLIC"]]:
+        if sm.find_role(role) is None:
+            sm.add_role(role)
+
+
+@pytest.fixture(autouse=True)
+def _app_context(request):
+    if "app" not in request.fixturenames:
+        # pure unit tests (no app fixture in their closure) run without a database
+        yield
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        yield
+        _empty_tables(app)
+    from app.extensions import limiter
+
+    limiter.reset()
+    if getattr(app.appbuilder.sm, "limiter", None) is not None:
+        app.appbuilder.sm.limiter.reset()
+
+
+def _empty_tables(app):
+    from app.extensions import db
+
+    db.session.rollback()
+    db.session.remove()
+    engine = db.engine
+    tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
+    with engine.begin() as conn:
+        mysql = engine.dialect.name == "mysql"
+        if mysql:
+            conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+        for table in tables:
+            conn.execute(table.delete())
+        if mysql:
+            conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def seeded(app):
+    """The demo data, with every demo user's password set to PASSWORD."""
+    from app.services import audit, demo
+
+    with audit.acting_as("test-seed"):
+        demo.seed(PASSWORD)
+    return app
+
+
+def csrf_token(html):
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def login(client, username, password=PASSWORD):
+    """Sign in through the real login form; the session's CSRF token is kept on client.csrf."""
+    page = client.get("/login/")
+    client.csrf = csrf_token(page.get_data(as_text=True))
+    return client.post("/login/", data={"username": username, "password": password,
+                                         "csrf_token": client.csrf}, follow_redirects=True)
