@@ -3,6 +3,8 @@ from app.models.audit import AuditEvent
 from app.models.identity import (VERIFICATION_KINDS, VERIFICATION_STATUSES,
                                  IdentityVerification)
 from app.models.setting import Setting
+from app.services import settings
+from app.services.settings import OVERRIDABLE
 from app.views.base import READ_ONLY, PortalModelView, _l, datamodel
 
 
@@ -32,8 +34,16 @@ class IdentityVerificationView(PortalModelView):
 
 
 class SettingView(PortalModelView):
+    """Admin overrides of business defaults; the value is checked against the default's type."""
     datamodel = datamodel(Setting)
+    choices = {"key": {key: key for key in OVERRIDABLE}}
     base_permissions = {"can_list", "can_show", "can_add", "can_edit", "can_delete"}
     label_columns = {"key": _l("参数"), "value": _l("取值"), "description": _l("说明"),
                      "updated_at": _l("更新时间")}
     list_columns = ["key", "value", "description", "updated_at"]
+    add_columns = edit_columns = ["key", "value", "description"]
+
+    def pre_add(self, item):
+        item.value = str(settings.parse(item.key, item.value))
+
+    pre_update = pre_add

@@ -119,3 +119,12 @@ def test_revisit_task_rows_cannot_be_deleted_even_in_code(seeded):
     with pytest.raises(DeletionForbidden):
         db.session.query(RevisitTask).filter_by(id=task_id).delete()
     db.session.rollback()
+
+
+def test_login_attempts_are_rate_limited(seeded, client):
+    page = client.get("/login/").get_data(as_text=True)
+    token = csrf_token(page)
+    codes = [client.post("/login/", data={"username": "admin", "password": f"guess{i}",
+                                           "csrf_token": token}).status_code for i in range(12)]
+    assert codes[0] != 429
+    assert codes[-1] == 429

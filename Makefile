@@ -1,0 +1,58 @@
+# The two set-up commands: `make run` (the portal on the embedded default) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+export FLASK_APP := run.py
+
+.PHONY: run test install translations extract-messages system-deps worker beat clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check "setuptools<81" wheel
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	# face_recognition pins dlib, which compiles for minutes; dlib-bin (in requirements) provides it
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps face_recognition==1.3.0
+	touch $@
+
+install: $(BIN)/.installed
+
+translations: install
+	$(BIN)/pybabel -q compile -d translations
+
+# Refresh the catalogs after changing user-facing text (then translate translations/en).
+extract-messages: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel -q update -i translations/messages.pot -d translations --no-fuzzy-matching
+
+run: translations
+	$(BIN)/flask db upgrade
+	$(BIN)/flask portal init
+	$(BIN)/flask demo seed --if-empty --faces ../shared/testdata/faces 2>/dev/null || $(BIN)/flask demo seed --if-empty
+	$(BIN)/python run.py
+
+# MariaDB, Redis and Chromium from Debian's packages, when missing (the tests start their own servers).
+system-deps:
+	@missing=""; \
+	[ -x /usr/sbin/mariadbd ] || command -v mariadbd >/dev/null || missing="$$missing mariadb-server"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	fc-list 2>/dev/null | grep -qi "noto.*cjk" || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+test: translations system-deps
+	$(BIN)/pytest -q -p no:cacheprovider tests
+	PORTAL_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider -m smoke tests
+
+worker: install
+	$(BIN)/celery -A app.celery_worker worker --loglevel=INFO
+
+beat: install
+	$(BIN)/celery -A app.celery_worker beat --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) instance test-output
