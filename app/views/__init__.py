@@ -51,3 +51,13 @@ def register_views(appbuilder):
     from app.views.api import register_apis
 
     register_apis(appbuilder)
+    register_customer_pages()
+
+
+def register_customer_pages():
+    """The customers' phone pages (no back-office login): Flask blueprints."""
+    from flask import current_app
+
+    from app.views.customer_revisit import bp as customer_revisit_bp
+
+    current_app.register_blueprint(customer_revisit_bp)

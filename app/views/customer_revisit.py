@@ -1,0 +1,351 @@
+"""The customer's e-revisit pages (phone H5, no login): /s/<code> → face check → pending list →
+questionnaire → result. DOMAIN.md section 1; the screens' words are the seed's.
+
+Who is who: the short link names the customer; a passed face check for that link puts the link's
+id in the Flask session (session["revisit_link"]). Every later page re-checks that the link in the
+URL is that one and that the link's face check passed, so a session never reaches another link.
+"""
+from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
+                   session, url_for)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app.extensions import db, limiter
+from app.forms.revisit import FacePhotoForm, questionnaire_form
+from app.models import IdentityVerification
+from app.models.policy import POLICY_STATUSES
+from app.services import clock
+from app.services.errors import DomainError
+
+bp = Blueprint("customer_revisit", __name__)
+
+SESSION_LINK = "revisit_link"  # link id, set after a passed face check for that link
+SESSION_FACE = "revisit_face"  # {"link": id, "verification": id} of the check this browser started
+SESSION_RESULTS = "revisit_results"  # {task id: status} of the questionnaires answered here
+
+# Evidence steps (DOMAIN.md 1: the trail of operations can be retrieved); the revisit service
+# records "answers_submitted" itself, with the answers.
+STEP_LINK_OPENED = "link_opened"
+STEP_FACE_SUBMITTED = "face_submitted"
+STEP_FACE_RESULT = "face_result"
+STEP_LIST_VIEWED = "list_viewed"
+STEP_QUESTIONNAIRE_OPENED = "questionnaire_opened"
+
+
+def _link_limit():
+    return current_app.config["SHORT_LINK_PER_MINUTE"]
+
+
+def _is_miss(response):
+    return response.status_code == 404
+
+
+def _too_many(request_limit):
+    return render_template("h5/message.html", title=_("访问过于频繁"),
+                           message=_("访问过于频繁,请稍后再试。"), status="warn"), 429
+
+
+# Against guessing: every page that takes a code shares one per-IP budget, and only misses
+# (unknown code or task, answered 404) spend it, so customers behind one carrier NAT who
+# open their own links are not locked out while a guesser is.
+link_limit = limiter.shared_limit(_link_limit, scope="revisit-link", deduct_when=_is_miss,
+                                  on_breach=_too_many)
+
+
+def _revisit():
+    from app.services import revisit
+
+    return revisit
+
+
+def _identity():
+    from app.services import identity
+
+    return identity
+
+
+def _client():
+    return {"ip": request.remote_addr, "user_agent": (request.user_agent.string or "")[:255]}
+
+
+def _evidence(link, step, task_id=None, data=None):
+    _revisit().record_evidence(link.id, task_id, step, data=data, **_client())
+    db.session.commit()
+
+
+def _invalid():
+    """The same page for a wrong, guessed or foreign code or task: it reveals nothing."""
+    return render_template("h5/message.html", title=_("链接无效"),
+                           message=_("链接无效,请核对短信中的链接。"), status="error"), 404
+
+
+def _load_link(code):
+    try:
+        return _revisit().link_by_code(code)
+    except DomainError:
+        return None
+
+
+def _expired(link):
+    return _revisit().link_state(link, clock.now()) == "EXPIRED"
+
+
+def _expired_page():
+    return render_template("h5/expired.html", hotline=current_app.config["HOTLINE"])
+
+
+def _is_verified(link):
+    return session.get(SESSION_LINK) == link.id and link.face_verified_at is not None
+
+
+def _verified_link(code):
+    """(link, None) when this browser passed the face check for this very link, else (None, response)."""
+    link = _load_link(code)
+    if link is None:
+        return None, _invalid()
+    if _expired(link):
+        return None, _expired_page()
+    if not _is_verified(link):
+        return None, redirect(url_for(".open_link", code=code))
+    return link, None
+
+
+def _too_many_tries(link):
+    return link.face_attempts >= current_app.config["FACE_MAX_TRIES"] and link.face_verified_at is None
+
+
+def _face_page(link, form=None, error=None, status=200):
+    blocked = _too_many_tries(link)
+    if blocked:
+        error = _("人脸识别失败次数过多,请勿再次尝试。我们的回访专员将与您电话联系,如有疑问请致电%(hotline)s。",
+                  hotline=current_app.config["HOTLINE"])
+    return render_template("h5/face.html", link=link, form=form or FacePhotoForm(), error=error,
+                           blocked=blocked, hotline=current_app.config["HOTLINE"]), status
+
+
+@bp.route("/s/<code>")
+@link_limit
+def open_link(code):
+    link = _load_link(code)
+    if link is None:
+        return _invalid()
+    if _expired(link):
+        return _expired_page()
+    _evidence(link, STEP_LINK_OPENED)
+    if _is_verified(link):
+        return redirect(url_for(".pending_list", code=code))
+    return _face_page(link)
+
+
+@bp.route("/s/<code>/exit")
+@link_limit
+def exit_link(code):
+    if _load_link(code) is None:
+        return _invalid()
+    session.pop(SESSION_LINK, None)
+    session.pop(SESSION_FACE, None)
+    return render_template("h5/message.html", title=_("已退出验证"),
+                           message=_("您已退出验证。如需完成回访,请再次点击短信中的链接。"),
+                           hotline=current_app.config["HOTLINE"], status="info")
+
+
+@bp.route("/s/<code>/face", methods=["POST"])
+@link_limit
+def submit_face(code):
+    link = _load_link(code)
+    if link is None:
+        return _invalid()
+    if _expired(link):
+        return _expired_page()
+    if _too_many_tries(link):
+        return _face_page(link, status=403)
+    form = FacePhotoForm()
+    if not form.validate_on_submit():
+        errors = [e for field in form for e in field.errors]
+        if form.csrf_token.errors:
+            errors = [_("页面已过期,请重新拍照提交。")]
+        return _face_page(link, form, error=errors[0] if errors else None, status=400)
+    image = form.photo.data.read()
+    try:
+        verification = _identity().start_photo_verification(
+            link.customer_id, image, purpose="EREVISIT", link_id=link.id, **_client())
+    except DomainError as error:
+        db.session.rollback()
+        db.session.refresh(link)
+        _evidence(link, STEP_FACE_SUBMITTED, data={"error": error.key})
+        return _face_page(link, form, error=error.message, status=400)
+    _evidence(link, STEP_FACE_SUBMITTED, data={"verification_id": verification.id})
+    session[SESSION_FACE] = {"link": link.id, "verification": verification.id}
+    return redirect(url_for(".face_progress", code=code, verification_id=verification.id))
+
+
+def _own_verification(code, verification_id):
+    """(link, verification) when the check was started by this browser for this link, else (None, None)."""
+    link = _load_link(code)
+    started = session.get(SESSION_FACE) or {}
+    if link is None or started.get("link") != link.id or started.get("verification") != verification_id:
+        return link, None
+    verification = db.session.get(IdentityVerification, verification_id)
+    if verification is None or verification.link_id != link.id or verification.customer_id != link.customer_id:
+        return link, None
+    return link, verification
+
+
+# Reasons of a failed check, as the identity service records them, mapped to what we say.
+FACE_REASON_MESSAGES = {
+    "no_face": _l("未检测到人脸,请在光线充足处正对镜头重新拍照。"),
+    "multiple_faces": _l("照片中有多张人脸,请确保只有您本人入镜后重新拍照。"),
+    "face_mismatch": _l("人脸比对未通过:照片与投保时留存的本人照片不一致,请本人重新拍照。"),
+    "not_image": _l("上传的文件不是有效的图片,请重新拍照。"),
+    "no_reference": _l("系统中暂无您的留存照片,无法在线核验。我们的回访专员将与您电话联系。"),
+}
+
+
+def _failure_message(verification):
+    reasons = (verification.details or {}).get("reasons") or []
+    for reason in reasons:
+        key = reason if isinstance(reason, str) else (reason or {}).get("key")
+        if key in FACE_REASON_MESSAGES:
+            return str(FACE_REASON_MESSAGES[key])
+        try:
+            message = DomainError(key).message if key else None
+        except (KeyError, TypeError):  # a message that needs parameters we do not have
+            message = None
+        if message and message != key:
+            return message
+    if verification.status == "UNUSABLE":
+        return _("照片无法识别,请在光线充足处正对镜头重新拍照。")
+    return str(FACE_REASON_MESSAGES["face_mismatch"])
+
+
+def _settle(link, verification):
+    """After the check finished: bind the session on success; record the result once."""
+    reported = session.get("revisit_face_reported") or []
+    if verification.id not in reported:
+        _evidence(link, STEP_FACE_RESULT, data={"verification_id": verification.id,
+                                                "status": verification.status,
+                                                "distance": verification.distance})
+        session["revisit_face_reported"] = (reported + [verification.id])[-10:]
+    if verification.status == "PASSED":
+        db.session.refresh(link)
+        if link.face_verified_at is not None:
+            session[SESSION_LINK] = link.id
+            session.pop(SESSION_FACE, None)
+            return True
+    return False
+
+
+@bp.route("/s/<code>/face/<int:verification_id>")
+@link_limit
+def face_progress(code, verification_id):
+    link, verification = _own_verification(code, verification_id)
+    if verification is None:
+        return _invalid() if link is None else redirect(url_for(".open_link", code=code))
+    if verification.status == "PENDING":
+        return render_template("h5/face_progress.html", link=link,
+                               status_url=url_for(".face_status", code=code, verification_id=verification_id))
+    if _settle(link, verification):
+        return redirect(url_for(".pending_list", code=code))
+    db.session.refresh(link)
+    return _face_page(link, error=_failure_message(verification))
+
+
+@bp.route("/s/<code>/face/<int:verification_id>/status")
+@link_limit
+def face_status(code, verification_id):
+    link, verification = _own_verification(code, verification_id)
+    if verification is None:
+        return jsonify({"error": "not_found"}), 404
+    db.session.refresh(verification)
+    body = {"status": verification.status, "done": verification.status != "PENDING"}
+    if verification.status == "PASSED" and _settle(link, verification):
+        body["redirect"] = url_for(".pending_list", code=code)
+    elif body["done"]:
+        body["message"] = _failure_message(verification) if verification.status != "PASSED" else None
+        body["redirect"] = url_for(".face_progress", code=code, verification_id=verification_id)
+    return jsonify(body)
+
+
+@bp.route("/s/<code>/list")
+@link_limit
+def pending_list(code):
+    link, response = _verified_link(code)
+    if response is not None:
+        return response
+    tasks = _revisit().pending_tasks(link)
+    _evidence(link, STEP_LIST_VIEWED, data={"task_ids": [t.id for t in tasks]})
+    if not tasks:
+        return render_template("h5/closing.html", hotline=current_app.config["HOTLINE"])
+    return render_template("h5/list.html", link=link, tasks=tasks, policy_statuses=POLICY_STATUSES)
+
+
+def _own_task(link, task_id):
+    try:
+        return _revisit().task_for_link(link, task_id)
+    except DomainError:
+        return None
+
+
+@bp.route("/s/<code>/task/<int:task_id>", methods=["GET", "POST"])
+@link_limit
+def questionnaire(code, task_id):
+    link, response = _verified_link(code)
+    if response is not None:
+        return response
+    task = _own_task(link, task_id)
+    if task is None:
+        return _invalid()
+    if task.status != "SMS_SENT" and request.method == "GET":
+        key = "task_already_answered" if task.status in ("SUCCESS", "PROBLEM") else "task_not_online"
+        return render_template("h5/message.html", title=_("温馨提示"), status="info",
+                               message=DomainError(key, hotline=current_app.config["HOTLINE"]).message,
+                               back_url=url_for(".pending_list", code=code)), 409
+    questions = _revisit().render_questions(task)
+    form = questionnaire_form(questions, task_id=str(task.id))
+    error = None
+    status = 200
+    if request.method == "GET":
+        _evidence(link, STEP_QUESTIONNAIRE_OPENED, task_id=task.id)
+    elif form.task_id.data != str(task.id):
+        return _invalid()  # a task id changed in the form: not this page's task
+    elif not form.validate_on_submit():
+        error = _("页面已过期,请重新提交。") if form.csrf_token.errors else _("请回答全部问题后再提交。")
+        status = 400
+    else:
+        try:
+            task = _revisit().submit_online_answers(link.id, task.id, form.answers(), **_client())
+        except DomainError as failure:
+            db.session.rollback()
+            error, status = failure.message, 409
+        else:
+            results = dict(session.get(SESSION_RESULTS) or {})
+            results[str(task.id)] = task.status
+            session[SESSION_RESULTS] = results
+            return redirect(url_for(".result", code=code, task_id=task.id))
+    return render_template("h5/questionnaire.html", link=link, task=task, form=form,
+                           questions=questions, error=error), status
+
+
+@bp.route("/s/<code>/task/<int:task_id>/result")
+@link_limit
+def result(code, task_id):
+    link, response = _verified_link(code)
+    if response is not None:
+        return response
+    status = (session.get(SESSION_RESULTS) or {}).get(str(task_id))
+    if status is None:
+        return _invalid()
+    return render_template("h5/result.html", problem=status != "SUCCESS",
+                           next_url=url_for(".after_result", code=code))
+
+
+@bp.route("/s/<code>/next")
+@link_limit
+def after_result(code):
+    """好的: back to the list while policies are pending, else the closing words."""
+    link, response = _verified_link(code)
+    if response is not None:
+        return response
+    if _revisit().pending_tasks(link):
+        return redirect(url_for(".pending_list", code=code))
+    return render_template("h5/closing.html", hotline=current_app.config["HOTLINE"])
