@@ -125,7 +125,20 @@ def seed(password):
         if not db.session.query(SmsTemplate).filter_by(code=spec["code"]).count():
             db.session.add(SmsTemplate(**spec))
     db.session.commit()
+    _seed_revisits(today)
     return created_users
+
+
+def _seed_revisits(today):
+    """The default questionnaire, and a revisit task for each policy still in its e-revisit window."""
+    from app.services import questionnaire, revisit
+
+    questionnaire.ensure_defaults()
+    valid_days = current_app.config["EREVISIT_VALID_DAYS"]
+    fresh = db.session.query(Policy.id).filter(Policy.issue_date > today - timedelta(days=valid_days + 1))
+    for (policy_id,) in fresh.order_by(Policy.id):
+        revisit.create_task_for_policy(policy_id)
+    db.session.commit()
 
 
 def _next_due(issued):

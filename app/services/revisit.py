@@ -259,10 +259,9 @@ def _invite_chunk(now, chunk):
         select(RevisitLink.id, RevisitLink.code, RevisitLink.customer_id).where(RevisitLink.batch == batch)
     ).all()
     link_of = {r.customer_id: r for r in link_rows}
+    table = RevisitTask.__table__
     db.session.execute(
-        update(RevisitTask).where(RevisitTask.id == bindparam("task_id"))
-        .values(link_id=bindparam("link"))
-        .execution_options(synchronize_session=False),
+        update(table).where(table.c.id == bindparam("task_id")).values(link_id=bindparam("link")),
         [{"task_id": r.id, "link": link_of[r.holder_id].id} for r in mine])
     customers = {c.id: c for c in db.session.query(Customer).filter(Customer.id.in_(list(by_holder)))}
     from app.services import sms
