@@ -6,4 +6,12 @@ def beat_schedule(config):
     schedule = {
         "sms-dispatch-due": {"task": "sms.dispatch_due", "schedule": 60.0},
     }
+    # e-revisit (app/tasks/revisit.py): invitations every minute; the day-4 expiry every 10 minutes
+    # and right after midnight, when a day's deadlines fall; the optional day-2 reminder at 10:00.
+    schedule["revisit-issue-invitations"] = {"task": "revisit.issue_invitations", "schedule": 60.0}
+    schedule["revisit-expire-due"] = {"task": "revisit.expire_due", "schedule": crontab(minute="*/10")}
+    schedule["revisit-expire-midnight"] = {"task": "revisit.expire_due", "schedule": crontab(hour=0, minute=1)}
+    if config.get("EREVISIT_REMINDER_ENABLED"):
+        schedule["revisit-reminders"] = {"task": "revisit.send_reminders",
+                                         "schedule": crontab(hour=10, minute=0)}
     return schedule
