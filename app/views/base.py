@@ -46,6 +46,7 @@ class PortalModelView(ModelView):
     `choices` maps a column to its {code: label} dict (the dicts live beside the models).
     """
     choices = {}
+    entity_label = None  # e.g. _l("保单"): gives the page titles 保单列表 / 查看保单 / 编辑保单 / 新增保单
     page_size = 25
     base_permissions = NO_DELETE
 
@@ -62,6 +63,11 @@ class PortalModelView(ModelView):
         self.formatters_columns = formatters
         self.add_form_extra_fields = {**fields, **(self.add_form_extra_fields or {})}
         self.edit_form_extra_fields = {**fields, **(self.edit_form_extra_fields or {})}
+        if self.entity_label is not None:
+            self.list_title = _l("%(name)s列表", name=self.entity_label)
+            self.show_title = _l("查看%(name)s", name=self.entity_label)
+            self.edit_title = _l("编辑%(name)s", name=self.entity_label)
+            self.add_title = _l("新增%(name)s", name=self.entity_label)
         super().__init__(*args, **kwargs)
 
 

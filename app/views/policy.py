@@ -25,6 +25,7 @@ POLICY_LABELS = {
 
 
 class CustomerView(PortalModelView):
+    entity_label = _l("客户")
     datamodel = datamodel(Customer)
     label_columns = CUSTOMER_LABELS
     choices = {"gender": GENDERS, "id_type": ID_TYPES, "auth_status": AUTH_STATUSES}
@@ -37,6 +38,7 @@ class CustomerView(PortalModelView):
 
 
 class ProductView(PortalModelView):
+    entity_label = _l("产品")
     datamodel = datamodel(Product)
     label_columns = {
         "code": _l("产品代码"), "name": _l("产品名称"), "kind": _l("产品类型"),
@@ -56,6 +58,7 @@ class ProductView(PortalModelView):
 
 
 class BeneficiaryView(PortalModelView):
+    entity_label = _l("受益人")
     datamodel = datamodel(Beneficiary)
     base_permissions = READ_ONLY  # changes go through the 受益人变更 servicing item
     label_columns = {
@@ -73,6 +76,7 @@ class BeneficiaryView(PortalModelView):
 
 
 class PolicyView(PortalModelView):
+    entity_label = _l("保单")
     datamodel = datamodel(Policy)
     label_columns = POLICY_LABELS
     choices = {"status": POLICY_STATUSES, "channel": CHANNELS, "payment_mode": PAYMENT_MODES,

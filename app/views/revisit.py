@@ -7,6 +7,7 @@ from app.views.base import (READ_ONLY, OwnTasksUnlessSupervisor, PortalModelView
 
 
 class RevisitAnswerView(PortalModelView):
+    entity_label = _l("回访答案")
     datamodel = datamodel(RevisitAnswer)
     base_permissions = READ_ONLY
     label_columns = {"task": _l("回访任务"), "question_text": _l("问题"), "answer": _l("回答"),
@@ -18,6 +19,7 @@ class RevisitAnswerView(PortalModelView):
 
 
 class CallAttemptView(PortalModelView):
+    entity_label = _l("电话记录")
     datamodel = datamodel(CallAttempt)
     base_permissions = READ_ONLY
     label_columns = {"task": _l("回访任务"), "agent": _l("回访专员"), "outcome": _l("结果"),
@@ -29,6 +31,7 @@ class CallAttemptView(PortalModelView):
 
 
 class RevisitEvidenceView(PortalModelView):
+    entity_label = _l("回访证据")
     datamodel = datamodel(RevisitEvidence)
     base_permissions = READ_ONLY
     label_columns = {"step": _l("步骤"), "occurred_at": _l("时间"), "ip": _l("IP"),
@@ -40,6 +43,7 @@ class RevisitEvidenceView(PortalModelView):
 
 
 class RevisitTaskView(PortalModelView):
+    entity_label = _l("回访任务")
     datamodel = datamodel(RevisitTask)
     base_filters = [["assigned_to_id", OwnTasksUnlessSupervisor, None]]
     label_columns = {
@@ -64,6 +68,7 @@ class RevisitTaskView(PortalModelView):
 
 
 class QuestionView(PortalModelView):
+    entity_label = _l("问卷问题")
     datamodel = datamodel(Question)
     base_permissions = READ_ONLY  # questions change by saving a new template version
     label_columns = {"template": _l("问卷"), "position": _l("序号"), "text": _l("问题"),
@@ -73,6 +78,7 @@ class QuestionView(PortalModelView):
 
 
 class QuestionnaireTemplateView(PortalModelView):
+    entity_label = _l("回访问卷")
     datamodel = datamodel(QuestionnaireTemplate)
     base_permissions = READ_ONLY
     label_columns = {"code": _l("问卷代码"), "name": _l("问卷名称"), "version": _l("版本"),
@@ -84,6 +90,7 @@ class QuestionnaireTemplateView(PortalModelView):
 
 
 class RevisitLinkView(PortalModelView):
+    entity_label = _l("回访短链接")
     datamodel = datamodel(RevisitLink)
     base_permissions = READ_ONLY
     label_columns = {"code": _l("短链接代码"), "customer": _l("客户"), "batch": _l("批次"),

@@ -5,6 +5,7 @@ from app.views.base import READ_ONLY, PortalModelView, _l, datamodel
 
 
 class LoanRepaymentView(PortalModelView):
+    entity_label = _l("还款记录")
     datamodel = datamodel(LoanRepayment)
     base_permissions = READ_ONLY
     label_columns = {"loan": _l("贷款"), "amount": _l("还款金额(元)"), "interest_part": _l("其中利息"),
@@ -13,6 +14,7 @@ class LoanRepaymentView(PortalModelView):
 
 
 class PolicyLoanView(PortalModelView):
+    entity_label = _l("保单贷款")
     datamodel = datamodel(PolicyLoan)
     base_permissions = READ_ONLY
     label_columns = {"application": _l("申请"), "policy": _l("保单"), "principal": _l("贷款本金(元)"),
@@ -29,6 +31,7 @@ class PolicyLoanView(PortalModelView):
 
 
 class ServicingApplicationView(PortalModelView):
+    entity_label = _l("保全申请")
     datamodel = datamodel(ServicingApplication)
     label_columns = {"application_no": _l("申请号"), "kind": _l("保全项目"), "customer": _l("客户"),
                      "policy": _l("保单"), "status": _l("状态"), "payload": _l("申请内容"),

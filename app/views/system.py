@@ -9,6 +9,7 @@ from app.views.base import READ_ONLY, PortalModelView, _l, datamodel
 
 
 class AuditEventView(PortalModelView):
+    entity_label = _l("审计事件")
     datamodel = datamodel(AuditEvent)
     base_permissions = READ_ONLY
     label_columns = {"occurred_at": _l("时间"), "actor_type": _l("操作方"), "actor_name": _l("操作人"),
@@ -21,6 +22,7 @@ class AuditEventView(PortalModelView):
 
 
 class IdentityVerificationView(PortalModelView):
+    entity_label = _l("身份核验记录")
     datamodel = datamodel(IdentityVerification)
     base_permissions = READ_ONLY
     label_columns = {"customer_id": _l("客户"), "kind": _l("类型"), "purpose": _l("用途"),
@@ -35,6 +37,7 @@ class IdentityVerificationView(PortalModelView):
 
 class SettingView(PortalModelView):
     """Admin overrides of business defaults; the value is checked against the default's type."""
+    entity_label = _l("业务参数")
     datamodel = datamodel(Setting)
     choices = {"key": {key: key for key in OVERRIDABLE}}
     base_permissions = {"can_list", "can_show", "can_add", "can_edit", "can_delete"}
