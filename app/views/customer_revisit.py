@@ -5,7 +5,7 @@ Who is who: the short link names the customer; a passed face check for that link
 id in the Flask session (session["revisit_link"]). Every later page re-checks that the link in the
 URL is that one and that the link's face check passed, so a session never reaches another link.
 """
-from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
+from flask import (Blueprint, current_app, jsonify, make_response, redirect, render_template, request,
                    session, url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -41,8 +41,8 @@ def _is_miss(response):
 
 
 def _too_many(request_limit):
-    return render_template("h5/message.html", title=_("访问过于频繁"),
-                           message=_("访问过于频繁,请稍后再试。"), status="warn"), 429
+    return make_response(render_template("h5/message.html", title=_("访问过于频繁"),
+                                         message=_("访问过于频繁,请稍后再试。"), status="warn"), 429)
 
 
 # Against guessing: every page that takes a code shares one per-IP budget, and only misses
@@ -191,27 +191,26 @@ def _own_verification(code, verification_id):
     return link, verification
 
 
-# Reasons of a failed check, as the identity service records them, mapped to what we say.
+# Reasons of a failed check, as the identity service records them (its keys), told with a hint
+# of what to do; an unknown reason falls back to its message in app/services/errors.py.
 FACE_REASON_MESSAGES = {
-    "no_face": _l("未检测到人脸,请在光线充足处正对镜头重新拍照。"),
-    "multiple_faces": _l("照片中有多张人脸,请确保只有您本人入镜后重新拍照。"),
-    "face_mismatch": _l("人脸比对未通过:照片与投保时留存的本人照片不一致,请本人重新拍照。"),
-    "not_image": _l("上传的文件不是有效的图片,请重新拍照。"),
-    "no_reference": _l("系统中暂无您的留存照片,无法在线核验。我们的回访专员将与您电话联系。"),
+    "face_no_face": _l("未检测到人脸,请在光线充足处正对镜头重新拍照。"),
+    "face_many_faces": _l("照片中有多张人脸,请确保只有您本人入镜后重新拍照。"),
+    "face_mismatch": _l("人脸比对未通过:照片与您留存的本人照片不一致,请投保人本人重新拍照。"),
+    "identity_not_image": _l("上传的文件不是有效的图片,请重新拍照。"),
 }
 
 
 def _failure_message(verification):
     reasons = (verification.details or {}).get("reasons") or []
     for reason in reasons:
-        key = reason if isinstance(reason, str) else (reason or {}).get("key")
-        if key in FACE_REASON_MESSAGES:
-            return str(FACE_REASON_MESSAGES[key])
+        if reason in FACE_REASON_MESSAGES:
+            return str(FACE_REASON_MESSAGES[reason])
         try:
-            message = DomainError(key).message if key else None
-        except (KeyError, TypeError):  # a message that needs parameters we do not have
+            message = DomainError(reason, hotline=current_app.config["HOTLINE"]).message
+        except (KeyError, TypeError, ValueError):  # a message that needs parameters we do not have
             message = None
-        if message and message != key:
+        if message and message != reason:
             return message
     if verification.status == "UNUSABLE":
         return _("照片无法识别,请在光线充足处正对镜头重新拍照。")
