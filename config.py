@@ -73,6 +73,7 @@ ALIYUN_ACCESS_KEY_SECRET = _env("ALIYUN_ACCESS_KEY_SECRET")
 ALIYUN_SMS_ENDPOINT = _env("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")
 ALIYUN_SMS_PROTOCOL = _env("ALIYUN_SMS_PROTOCOL", "HTTPS")
 SMS_SIGN_NAME = _env("SMS_SIGN_NAME", "爱心人寿")
+SMS_REPORT_TOKEN = _env("SMS_REPORT_TOKEN")  # shared secret of the SmsReport push URL (?token=...)
 PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
 
 # Files (reference photos, selfies, liveness videos, ID card images)

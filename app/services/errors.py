@@ -34,6 +34,10 @@ MESSAGES = {
     "import_bad_file": _l("无法读取文件:请上传 UTF-8 CSV 或 Excel(.xlsx)文件"),
     "import_missing_columns": _l("文件缺少必需的列:%(columns)s"),
     "import_too_many_rows": _l("单个文件最多 %(limit)s 行"),
+    # SMS gateway (app/services/sms.py, sms_aliyun.py, views/sms_report.py)
+    "sms_aliyun_not_configured": _l("阿里云短信未配置:请设置 ALIYUN_ACCESS_KEY_ID 和 ALIYUN_ACCESS_KEY_SECRET"),
+    "sms_report_malformed": _l("短信回执格式错误(第 %(index)s 条):%(reason)s"),
+    "sms_resend_not_failed": _l("只有发送失败的短信可以重新发送"),
 }
 
 

@@ -4,22 +4,49 @@ Backends: `outbox` (default; the stored message is the outbox, shown in the admi
 `aliyun` (the real Alibaba Cloud SDK, app/services/sms_aliyun.py). Alibaba's SendSms is not
 idempotent, so a message is claimed with a conditional UPDATE before any send: a retried or
 duplicated task finds it no longer QUEUED and sends nothing.
+
+Statuses (app/models/sms.py): QUEUED -> SENDING (claimed) -> SENT -> DELIVERED / UNDELIVERED
+(receipt); FLOW_CONTROLLED waits for the beat job (dispatch_due) with backoff; FAILED keeps the
+provider's Code. FAILED with provider_code UNKNOWN_RESULT means "may have been sent" (timeout
+after the request left, HTTP 5xx, worker died while SENDING): never resent automatically; an
+operator decides (resend() makes a new message), and a late receipt settles it.
 """
 import json
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, update
+from sqlalchemy import and_, or_, update
 
 from app.extensions import db
 from app.models.sms import SmsMessage, SmsTemplate
-from app.services import clock
+from app.services import audit, clock
 from app.services.errors import DomainError
 
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 SENDABLE = ("QUEUED", "FLOW_CONTROLLED")
+UNKNOWN_RESULT = "UNKNOWN_RESULT"  # provider_code of a FAILED message that may have gone out
+CONNECT_ERROR = "CONNECT_ERROR"  # provider_code of a QUEUED message whose last try never connected
+BATCH_SIZE = 100  # SendBatchSms takes at most 100 numbers
+MAX_SEND_ATTEMPTS = 8  # flow control / connect errors: 1, 2, 4 ... 60 minutes apart, then FAILED
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(minutes=60)
+STUCK_AFTER = timedelta(minutes=10)  # a SENDING older than this lost its worker mid-send
+# Codes about one number of a batch: the batch is split and each number sent alone.
+PER_NUMBER_CODES = {"isv.MOBILE_NUMBER_ILLEGAL", "isv.BLACK_KEY_CONTROL_LIMIT", "isv.DAY_LIMIT_CONTROL",
+                    "isv.MOBILE_COUNT_OVER_LIMIT", "isv.BUSINESS_LIMIT_CONTROL"}
+
+
+class SendResult:
+    """What one provider call did: status SENT / FAILED / FLOW_CONTROLLED / RETRY (not sent)."""
+
+    def __init__(self, status, code=None, message=None, biz_id=None, request_id=None):
+        self.status, self.code, self.message = status, code, message
+        self.biz_id, self.request_id = biz_id, request_id
+
+    def __repr__(self):
+        return f"SendResult({self.status}, {self.code})"
 
 
 def render(template: SmsTemplate, params: dict) -> str:
@@ -46,13 +73,22 @@ def queue(template_code, phone, params, purpose=None, customer_id=None, link_id=
     return message
 
 
+def _due(now):
+    return and_(SmsMessage.status.in_(SENDABLE),
+                or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now))
+
+
 def _claim(message_id) -> bool:
-    """QUEUED/FLOW_CONTROLLED -> SENDING, atomically; False if someone else has it."""
+    """QUEUED/FLOW_CONTROLLED (and due) -> SENDING, atomically; False if someone else has it."""
+    now = clock.now()
     result = db.session.execute(
         update(SmsMessage)
-        .where(SmsMessage.id == message_id, SmsMessage.status.in_(SENDABLE))
-        .values(status="SENDING", send_attempts=SmsMessage.send_attempts + 1, updated_at=clock.now())
+        .where(SmsMessage.id == message_id, _due(now))
+        .values(status="SENDING", send_attempts=SmsMessage.send_attempts + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
     )
+    if result.rowcount == 1:
+        audit.record(db.session, "claim", "sms_message", message_id, after={"status": "SENDING"})
     db.session.commit()
     return result.rowcount == 1
 
@@ -67,49 +103,249 @@ def backend_for(name):
     raise DomainError("sms_backend_unknown", backend=name)
 
 
-class SendResult:
-    def __init__(self, status, code=None, message=None, biz_id=None, request_id=None):
-        self.status, self.code, self.message = status, code, message
-        self.biz_id, self.request_id = biz_id, request_id
-
-
 class OutboxBackend:
     """Sends nothing: the stored message is the outbox, read in the admin."""
 
     def send(self, message: SmsMessage, template: SmsTemplate) -> SendResult:
         return SendResult("SENT", code="OK", message="outbox", biz_id=f"outbox-{message.out_id[:12]}")
 
+    def send_batch(self, messages, template, out_id=None) -> SendResult:
+        return SendResult("SENT", code="OK", message="outbox", biz_id=f"outbox-{(out_id or 'batch')[:12]}")
 
-FLOW_CONTROL_RETRY = timedelta(minutes=1)
+
+def retry_delay(attempts) -> timedelta:
+    """Backoff after the n-th attempt: 1, 2, 4, ... minutes, at most an hour."""
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
+
+
+def _outcome(result: SendResult, attempts, now) -> dict:
+    """The column values a send result leaves on a message."""
+    values = dict(provider_code=result.code, provider_message=(result.message or "")[:255],
+                  biz_id=result.biz_id, request_id=result.request_id, updated_at=now)
+    status = result.status
+    if status in ("FLOW_CONTROLLED", "RETRY") and attempts >= MAX_SEND_ATTEMPTS:
+        status = "FAILED"
+    if status == "SENT":
+        values.update(status="SENT", sent_at=now, next_attempt_at=None)
+    elif status == "FLOW_CONTROLLED":
+        values.update(status="FLOW_CONTROLLED", next_attempt_at=now + retry_delay(attempts))
+    elif status == "RETRY":  # never reached Alibaba: safe to try again later
+        values.update(status="QUEUED", next_attempt_at=now + retry_delay(attempts))
+    else:
+        values.update(status="FAILED", next_attempt_at=None)
+    return values
 
 
 def send(message_id) -> str:
     """Send one queued message once; returns its status afterwards."""
-    if not _claim(message_id):
-        return db.session.get(SmsMessage, message_id).status
     message = db.session.get(SmsMessage, message_id)
-    result = backend_for(message.backend).send(message, message.template)
-    message.status = result.status
-    message.provider_code, message.provider_message = result.code, (result.message or "")[:255]
-    message.biz_id, message.request_id = result.biz_id, result.request_id
-    if result.status == "SENT":
-        message.sent_at = clock.now()
-        message.next_attempt_at = None
-    elif result.status == "FLOW_CONTROLLED":
-        message.next_attempt_at = clock.now() + FLOW_CONTROL_RETRY * message.send_attempts
-    else:
-        message.next_attempt_at = None
+    if message is None:
+        return "MISSING"
+    backend = backend_for(message.backend)
+    if not _claim(message_id):
+        db.session.refresh(message)
+        return message.status
+    db.session.refresh(message)
+    try:
+        result = backend.send(message, message.template)
+    except Exception as exc:  # a bug in a backend after the claim: the SMS may have left
+        current_app.logger.exception("SMS %s: backend raised", message_id)
+        result = SendResult("FAILED", UNKNOWN_RESULT, f"{type(exc).__name__}: {exc}")
+    for key, value in _outcome(result, message.send_attempts, clock.now()).items():
+        setattr(message, key, value)
     db.session.commit()
     return message.status
 
 
-def due_message_ids(limit=1000):
+def send_batch(message_ids) -> dict:
+    """Send many queued messages with SendBatchSms: one call per template and 100 numbers.
+
+    The messages are claimed together with one conditional UPDATE that stamps a claim token
+    into request_id; only the rows carrying the token are sent, so a duplicated batch task or a
+    concurrent single send of the same message sends nothing twice. Returns {status: count}.
+    """
+    ids = sorted(set(int(i) for i in message_ids))
+    if not ids:
+        return {}
+    token = "claim-" + uuid.uuid4().hex
     now = clock.now()
-    rows = db.session.query(SmsMessage.id).filter(
-        SmsMessage.status.in_(SENDABLE),
-        or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now),
-    ).order_by(SmsMessage.id).limit(limit)
+    for start in range(0, len(ids), 1000):
+        db.session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id.in_(ids[start:start + 1000]), _due(now))
+            .values(status="SENDING", request_id=token, send_attempts=SmsMessage.send_attempts + 1,
+                    updated_at=now)
+            .execution_options(synchronize_session=False))
+    claimed = db.session.query(SmsMessage).filter(
+        SmsMessage.request_id == token, SmsMessage.status == "SENDING",
+    ).order_by(SmsMessage.backend, SmsMessage.template_id, SmsMessage.id).all()
+    if claimed:
+        audit.record(db.session, "claim", "sms_message", None,
+                     after={"status": "SENDING", "ids": [m.id for m in claimed]})
+    db.session.commit()
+
+    groups = {}
+    for message in claimed:
+        groups.setdefault((message.backend, message.template_id), []).append(message)
+    counts = {}
+    for (backend_name, _template_id), messages in groups.items():
+        backend = backend_for(backend_name)
+        for start in range(0, len(messages), BATCH_SIZE):
+            chunk = messages[start:start + BATCH_SIZE]
+            try:
+                result = backend.send_batch(chunk, chunk[0].template, out_id=token[6:38])
+            except Exception as exc:
+                current_app.logger.exception("SMS batch: backend raised")
+                result = SendResult("FAILED", UNKNOWN_RESULT, f"{type(exc).__name__}: {exc}")
+            if result.status != "SENT" and result.code in PER_NUMBER_CODES and len(chunk) > 1:
+                # One bad number refuses the whole call: nothing was sent; send each alone, now.
+                values = dict(status="QUEUED", next_attempt_at=clock.now(), updated_at=clock.now(),
+                              provider_code=result.code, provider_message=(result.message or "")[:255],
+                              request_id=result.request_id)
+            else:
+                values = _outcome(result, max(m.send_attempts for m in chunk), clock.now())
+            chunk_ids = [m.id for m in chunk]
+            db.session.execute(
+                update(SmsMessage)
+                .where(SmsMessage.id.in_(chunk_ids), SmsMessage.request_id == token)
+                .values(**values).execution_options(synchronize_session=False))
+            audit.record(db.session, "send_batch", "sms_message", None,
+                         after={"ids": chunk_ids, "status": values["status"], "code": result.code,
+                                "biz_id": result.biz_id})
+            db.session.commit()
+            counts[values["status"]] = counts.get(values["status"], 0) + len(chunk)
+    db.session.expire_all()
+    return counts
+
+
+def due_message_ids(limit=1000):
+    rows = db.session.query(SmsMessage.id).filter(_due(clock.now())).order_by(SmsMessage.id).limit(limit)
     return [r.id for r in rows]
+
+
+def due_work(limit=5000):
+    """What the beat job should send: ([batches of first-attempt ids], [single ids]).
+
+    Messages go out in SendBatchSms calls (grouped by backend and template, 100 each), except
+    those whose last answer was about their own number: they go alone, so one bad number
+    cannot hold back the others twice.
+    """
+    rows = db.session.query(SmsMessage.id, SmsMessage.backend, SmsMessage.template_id,
+                            SmsMessage.provider_code).filter(_due(clock.now())) \
+        .order_by(SmsMessage.id).limit(limit).all()
+    groups, singles = {}, []
+    for row in rows:
+        if row.provider_code in PER_NUMBER_CODES:
+            singles.append(row.id)
+        else:
+            groups.setdefault((row.backend, row.template_id), []).append(row.id)
+    batches = []
+    for ids in groups.values():
+        for start in range(0, len(ids), BATCH_SIZE):
+            chunk = ids[start:start + BATCH_SIZE]
+            if len(chunk) == 1:
+                singles.append(chunk[0])
+            else:
+                batches.append(chunk)
+    return batches, sorted(singles)
+
+
+def flag_stuck(older_than=STUCK_AFTER) -> int:
+    """SENDING for too long: the worker died mid-send; the SMS may have left -> UNKNOWN_RESULT."""
+    now = clock.now()
+    stuck = [r.id for r in db.session.query(SmsMessage.id).filter(
+        SmsMessage.status == "SENDING", SmsMessage.updated_at < now - older_than)]
+    if stuck:
+        db.session.execute(
+            update(SmsMessage).where(SmsMessage.id.in_(stuck), SmsMessage.status == "SENDING")
+            .values(status="FAILED", provider_code=UNKNOWN_RESULT, next_attempt_at=None, updated_at=now,
+                    provider_message="发送过程中断,结果未知,请人工核实后决定是否重发")
+            .execution_options(synchronize_session=False))
+        audit.record(db.session, "flag_stuck", "sms_message", None,
+                     after={"ids": stuck, "status": "FAILED", "provider_code": UNKNOWN_RESULT})
+    db.session.commit()
+    return len(stuck)
+
+
+def resend(message_id) -> SmsMessage:
+    """An operator's decision to send a FAILED message again: a new message, the old one kept."""
+    old = db.session.get(SmsMessage, message_id)
+    if old is None or old.status != "FAILED":
+        raise DomainError("sms_resend_not_failed")
+    message = SmsMessage(
+        template_id=old.template_id, phone=old.phone, params=dict(old.params), content=old.content,
+        purpose=old.purpose, customer_id=old.customer_id, link_id=old.link_id,
+        backend=current_app.config["SMS_BACKEND"], status="QUEUED", out_id=uuid.uuid4().hex,
+        next_attempt_at=clock.now())
+    db.session.add(message)
+    db.session.commit()
+    return message
+
+
+# --- delivery receipts (Alibaba SmsReport push) -----------------------------
+REPORT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _report_item(index, item) -> dict:
+    def bad(reason):
+        return DomainError("sms_report_malformed", index=index + 1, reason=reason)
+
+    if not isinstance(item, dict):
+        raise bad("不是 JSON 对象")
+    phone = item.get("phone_number")
+    if not isinstance(phone, str) or not phone.strip():
+        raise bad("缺少 phone_number")
+    success = item.get("success")
+    if isinstance(success, str) and success.lower() in ("true", "false"):
+        success = success.lower() == "true"
+    if not isinstance(success, bool):
+        raise bad("success 应为 true 或 false")
+    out_id, biz_id = item.get("out_id") or None, item.get("biz_id") or None
+    if not out_id and not biz_id:
+        raise bad("缺少 out_id 和 biz_id")
+    report_time = item.get("report_time")
+    if report_time:
+        try:
+            report_time = datetime.strptime(str(report_time), REPORT_TIME_FORMAT)
+        except ValueError:
+            raise bad("report_time 格式应为 yyyy-MM-dd HH:mm:ss") from None
+    return dict(phone=phone.strip(), success=success, out_id=out_id and str(out_id),
+                biz_id=biz_id and str(biz_id), report_time=report_time,
+                err_code=str(item.get("err_code") or "")[:64] or None,
+                err_msg=str(item.get("err_msg") or "")[:255] or None)
+
+
+def record_receipts(payload) -> dict:
+    """Record an SmsReport push (a JSON array). The whole push is checked before anything is
+    written. The message is found by out_id (ours, echoed by Alibaba) and phone, else by biz_id
+    and phone (SendBatchSms shares one out_id). Returns {"matched": n, "unmatched": m}."""
+    if not isinstance(payload, list) or not payload:
+        raise DomainError("sms_report_malformed", index=0, reason="应为非空 JSON 数组")
+    items = [_report_item(i, item) for i, item in enumerate(payload)]
+    out_ids = {i["out_id"] for i in items if i["out_id"]}
+    biz_ids = {i["biz_id"] for i in items if i["biz_id"]}
+    by_out, by_biz = {}, {}
+    if out_ids:
+        for m in db.session.query(SmsMessage).filter(SmsMessage.out_id.in_(out_ids)):
+            by_out[(m.out_id, m.phone)] = m
+    if biz_ids:
+        for m in db.session.query(SmsMessage).filter(SmsMessage.biz_id.in_(biz_ids)):
+            by_biz[(m.biz_id, m.phone)] = m
+    matched = 0
+    for item in items:
+        message = by_out.get((item["out_id"], item["phone"])) or by_biz.get((item["biz_id"], item["phone"]))
+        if message is None:
+            current_app.logger.warning("SMS receipt for unknown message: %s", item)
+            continue
+        matched += 1
+        message.status = "DELIVERED" if item["success"] else "UNDELIVERED"
+        message.receipt_at = item["report_time"] or clock.now()
+        message.receipt_code = item["err_code"]
+        message.receipt_message = item["err_msg"]
+        if message.biz_id is None and item["biz_id"]:
+            message.biz_id = item["biz_id"]  # an UNKNOWN_RESULT send proven by its receipt
+    db.session.commit()
+    return {"matched": matched, "unmatched": len(items) - matched}
 
 
 def params_json(params) -> str:

@@ -1,4 +1,4 @@
-"""SMS tasks: send one message by id; beat picks up what is due (retries, flow control)."""
+"""SMS tasks: send one message or a batch by id; beat picks up what is due (retries, flow control)."""
 from celery import shared_task
 
 from app.services import audit, sms
@@ -10,7 +10,18 @@ def send_sms(message_id):
         return sms.send(message_id)
 
 
+@shared_task(name="sms.send_batch", ignore_result=True)
+def send_sms_batch(message_ids):
+    with audit.acting_as("celery:sms"):
+        return sms.send_batch(message_ids)
+
+
 @shared_task(name="sms.dispatch_due", ignore_result=True)
 def dispatch_due():
-    for message_id in sms.due_message_ids():
+    with audit.acting_as("celery:sms"):
+        sms.flag_stuck()
+        batches, singles = sms.due_work()
+    for ids in batches:
+        send_sms_batch.delay(ids)
+    for message_id in singles:
         send_sms.delay(message_id)

@@ -52,6 +52,8 @@ def register_views(appbuilder):
 
     register_apis(appbuilder)
     register_customer_pages()
+    from app.views.sms_report import register_sms_report  # SmsReport receipts push
+    register_sms_report()
 
 
 def register_customer_pages():

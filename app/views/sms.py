@@ -1,29 +1,76 @@
 """Back-office views of SMS templates and the message log / outbox (短信管理)."""
+import re
+
+from markupsafe import Markup, escape
+from wtforms.validators import ValidationError
+
 from app.models.sms import SMS_STATUSES, SmsMessage, SmsTemplate
+from app.services.sms import CONNECT_ERROR, UNKNOWN_RESULT
 from app.views.base import READ_ONLY, PortalModelView, _l, datamodel, mask_mobile
+
+CODE_HINTS = {
+    UNKNOWN_RESULT: _l("结果未知:可能已发出,系统不会自动重发,请人工核实"),
+    CONNECT_ERROR: _l("未连上短信平台,未发出,将自动重试"),
+    "isv.BUSINESS_LIMIT_CONTROL": _l("被限流,稍后自动重发"),
+    "isv.MOBILE_NUMBER_ILLEGAL": _l("手机号无效"),
+    "isv.TEMPLATE_MISSING_PARAMETERS": _l("模板参数与阿里云报备模板不符"),
+    "isv.AMOUNT_NOT_ENOUGH": _l("短信账户余额不足"),
+}
+
+
+def provider_code_label(code):
+    hint = CODE_HINTS.get(code)
+    if not code or hint is None:
+        return code or ""
+    return Markup("{} <small class=\"text-muted\">{}</small>").format(escape(code), hint)
+
+
+def placeholders_well_formed(form, field):
+    """${name} placeholders only: a stray "${" or "$name" would reach the customer as is."""
+    text = field.data or ""
+    stray = re.sub(r"\$\{\w+\}", "", text)
+    if "${" in stray or re.search(r"\$\w", stray):
+        raise ValidationError(_l("占位符格式应为 ${name},例如 ${link}"))
 
 
 class SmsTemplateView(PortalModelView):
+    entity_label = _l("短信模板")
     datamodel = datamodel(SmsTemplate)
     label_columns = {"code": _l("模板代码"), "name": _l("模板名称"),
                      "provider_template_code": _l("阿里云模板号"), "content": _l("模板内容"),
                      "is_active": _l("启用"), "updated_at": _l("更新时间")}
+    description_columns = {
+        "content": _l("与阿里云报备的模板一致;变量写作 ${name},如 ${name}${title}、${link}"),
+        "provider_template_code": _l("阿里云短信服务控制台中的模板 CODE,如 SMS_123456789"),
+    }
     list_columns = ["code", "name", "provider_template_code", "is_active", "updated_at"]
+    show_columns = ["code", "name", "provider_template_code", "content", "is_active", "updated_at"]
     edit_columns = ["name", "provider_template_code", "content", "is_active"]
     add_columns = ["code"] + edit_columns
+    validators_columns = {"content": [placeholders_well_formed]}
+    search_columns = ["code", "name", "provider_template_code", "is_active"]
 
 
 class SmsMessageView(PortalModelView):
+    entity_label = _l("短信")
     datamodel = datamodel(SmsMessage)
     base_permissions = READ_ONLY
     label_columns = {"template": _l("模板"), "phone": _l("手机号"), "content": _l("短信内容"),
                      "purpose": _l("用途"), "backend": _l("通道"), "status": _l("状态"),
-                     "out_id": _l("外部流水号"), "biz_id": _l("回执ID"), "provider_code": _l("返回码"),
-                     "provider_message": _l("返回信息"), "send_attempts": _l("发送次数"),
+                     "out_id": _l("外部流水号"), "biz_id": _l("回执ID"), "request_id": _l("请求ID"),
+                     "provider_code": _l("返回码"), "provider_message": _l("返回信息"),
+                     "send_attempts": _l("发送次数"), "next_attempt_at": _l("下次发送时间"),
                      "sent_at": _l("发送时间"), "receipt_at": _l("回执时间"),
-                     "receipt_code": _l("回执码"), "created_at": _l("创建时间")}
+                     "receipt_code": _l("回执码"), "receipt_message": _l("回执信息"),
+                     "created_at": _l("创建时间")}
     choices = {"status": SMS_STATUSES}
-    list_columns = ["created_at", "phone", "purpose", "status", "content", "sent_at", "receipt_at"]
-    search_columns = ["phone", "status", "purpose", "created_at", "biz_id"]
-    formatters_columns = {"phone": mask_mobile}
+    list_columns = ["created_at", "phone", "template", "status", "provider_code", "send_attempts",
+                    "sent_at", "receipt_code", "receipt_at"]
+    show_columns = ["template", "phone", "content", "purpose", "backend", "status", "provider_code",
+                    "provider_message", "send_attempts", "next_attempt_at", "sent_at", "out_id",
+                    "biz_id", "request_id", "receipt_at", "receipt_code", "receipt_message",
+                    "created_at"]
+    search_columns = ["phone", "status", "purpose", "template", "provider_code", "receipt_code",
+                      "created_at", "sent_at", "biz_id", "out_id"]
+    formatters_columns = {"phone": mask_mobile, "provider_code": provider_code_label}
     base_order = ("created_at", "desc")
