@@ -38,6 +38,23 @@ MESSAGES = {
     "sms_aliyun_not_configured": _l("阿里云短信未配置:请设置 ALIYUN_ACCESS_KEY_ID 和 ALIYUN_ACCESS_KEY_SECRET"),
     "sms_report_malformed": _l("短信回执格式错误(第 %(index)s 条):%(reason)s"),
     "sms_resend_not_failed": _l("只有发送失败的短信可以重新发送"),
+    # face verification and video liveness (app/services/identity.py, liveness.py)
+    "identity_empty_upload": _l("没有收到文件,请重新拍摄或选择后上传"),
+    "identity_not_image": _l("上传的文件不是有效的图片,请重新拍摄"),
+    "identity_not_video": _l("上传的文件不是可以播放的视频,请重新录制"),
+    "identity_customer_unknown": _l("客户不存在"),
+    "identity_link_invalid": _l("回访链接无效"),
+    "identity_challenge_invalid": _l("验证数字无效,请刷新页面后重新录制"),
+    "identity_evidence_missing": _l("上传的文件已丢失,请重新上传"),
+    "face_no_face": _l("未检测到人脸"),
+    "face_many_faces": _l("检测到多张人脸"),
+    "face_mismatch": _l("人脸比对未通过,请本人重新拍摄"),
+    "face_no_reference": _l("系统中没有您的留存照片,暂时无法进行人脸识别,请致电客服10109520"),
+    "face_too_many_tries": _l("人脸识别尝试次数过多,我们将通过电话为您回访"),
+    "video_many_faces": _l("视频中出现了多张人脸,请单独录制"),
+    "video_face_missing": _l("视频中未能持续检测到人脸,请正脸对准屏幕框重新录制"),
+    "video_face_mismatch": _l("视频中的人脸与本人不符"),
+    "video_not_live": _l("未能确认为真人实时录制,请在光线充足环境下正脸对准屏幕框,读出数字后重新录制"),
 }
 
 

@@ -1,3 +1,4 @@
 """Celery tasks: thin wrappers that call a service with ids."""
 from app.tasks import sms  # noqa: F401
 from app.tasks import revisit  # noqa: F401
+from app.tasks import identity  # noqa: F401
