@@ -51,6 +51,9 @@ def register_views(appbuilder):
     from app.views.api import register_apis
 
     register_apis(appbuilder)
+    from app.views.intake import register_intake  # policy intake API and file import
+
+    register_intake(appbuilder)
     register_customer_pages()
     from app.views.sms_report import register_sms_report  # SmsReport receipts push
     register_sms_report()

@@ -1,0 +1,506 @@
+"""Intake of issued policies from the core system: REST API and operators' file import share it.
+
+Idempotent on the policy number: a policy already on file with the same data is `unchanged`,
+with different data `updated`, otherwise `created` (and its revisit task is created). Every
+field is validated here; one bad row rejects the whole batch and nothing is written.
+"""
+import csv
+import io
+import re
+import uuid
+import zipfile
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import tuple_
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models.customer import GENDERS, ID_TYPES, Customer
+from app.models.policy import (BENEFICIARY_KINDS, CHANNELS, PAYMENT_FREQUENCIES, PAYMENT_MODES,
+                               POLICY_STATUSES, RELATIONSHIPS, Beneficiary, Policy)
+from app.models.product import Product
+from app.services import audit, clock, revisit, validation
+from app.services.errors import DomainError
+from app.services.money import to_money
+
+MAX_ROWS = 5000
+MAX_FILE_BYTES = 10 * 2 ** 20
+POLICY_NO = re.compile(r"^[0-9A-Za-z]{8,32}$")
+
+LABELS = {
+    "policy_no": _l("保险单号"), "product_code": _l("产品代码"), "issue_date": _l("承保日期"),
+    "receipt_signed_date": _l("回执签收日"), "effective_date": _l("生效日期"), "status": _l("保单状态"),
+    "channel": _l("销售渠道"), "premium": _l("保费"), "payment_mode": _l("缴费方式"),
+    "payment_frequency": _l("缴费频率"), "payment_years": _l("缴费年期"), "next_due_date": _l("下次缴费日"),
+    "sum_assured": _l("保额"), "cash_value": _l("现金价值"),
+    "holder": _l("投保人"), "insured": _l("被保险人"), "beneficiary": _l("受益人"),
+    "name": _l("姓名"), "gender": _l("性别"), "birth_date": _l("出生日期"), "id_type": _l("证件类型"),
+    "id_number": _l("证件号码"), "mobile": _l("手机号"), "kind": _l("受益人类型"),
+    "relationship": _l("与被保险人关系"), "order": _l("受益顺序"), "share": _l("受益比例"),
+    "id_valid_until": _l("证件有效期"),
+}
+
+# File columns: English keys or the Chinese headers operators use.
+FILE_COLUMNS = {
+    "policy_no": "保险单号", "product_code": "产品代码", "issue_date": "承保日期",
+    "receipt_signed_date": "回执签收日", "effective_date": "生效日期", "status": "保单状态",
+    "channel": "销售渠道", "premium": "保费", "payment_mode": "缴费方式", "payment_frequency": "缴费频率",
+    "payment_years": "缴费年期", "next_due_date": "下次缴费日", "sum_assured": "保额", "cash_value": "现金价值",
+    "holder_name": "投保人姓名", "holder_gender": "投保人性别", "holder_birth_date": "投保人出生日期",
+    "holder_id_type": "投保人证件类型", "holder_id_number": "投保人证件号码", "holder_mobile": "投保人手机号",
+    "insured_name": "被保险人姓名", "insured_gender": "被保险人性别", "insured_birth_date": "被保险人出生日期",
+    "insured_id_type": "被保险人证件类型", "insured_id_number": "被保险人证件号码",
+    "insured_mobile": "被保险人手机号",
+}
+REQUIRED_COLUMNS = ("policy_no", "product_code", "issue_date", "premium", "payment_mode", "sum_assured",
+                    "holder_name", "holder_id_number", "holder_mobile")
+
+
+class IntakeRejected(DomainError):
+    """The batch was refused; `errors` lists each bad row: {"line", "policy_no", "errors": [...]}."""
+
+    def __init__(self, errors):
+        super().__init__("intake_rejected", count=len(errors))
+        self.errors = errors
+
+
+class RowErrors(Exception):
+    pass
+
+
+# --- parsing one field --------------------------------------------------------------------------
+
+def _text(value):
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _choice(value, mapping, field, errors, required=True, default=None):
+    """Accept the code (IN_FORCE) or its Chinese label (保单有效)."""
+    text = _text(value)
+    if not text:
+        if required and default is None:
+            errors.append(DomainError("field_required", field=LABELS[field]).message)
+        return default
+    if text.upper() in mapping:
+        return text.upper()
+    for code, label in mapping.items():
+        if text == str(label):
+            return code
+    errors.append(DomainError("field_bad_choice", field=LABELS[field], value=text).message)
+    return None
+
+
+def _date(value, field, errors, required=True):
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = _text(value)
+    if not text:
+        if required:
+            errors.append(DomainError("field_required", field=LABELS[field]).message)
+        return None
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    errors.append(DomainError("field_bad_date", field=LABELS[field], value=text).message)
+    return None
+
+
+def _money(value, field, errors, required=True, positive=True):
+    text = _text(value)
+    if not text:
+        if required:
+            errors.append(DomainError("field_required", field=LABELS[field]).message)
+        return None
+    try:
+        amount = to_money(text)
+    except ValueError:
+        amount = None
+    if amount is None or amount < 0 or (positive and amount == 0) or amount >= 10 ** 12:
+        errors.append(DomainError("field_bad_money", field=LABELS[field], value=text).message)
+        return None
+    return amount
+
+
+def _int(value, field, errors, required=True, low=1, high=100):
+    text = _text(value)
+    if not text:
+        if required:
+            errors.append(DomainError("field_required", field=LABELS[field]).message)
+        return None
+    if not re.fullmatch(r"\d{1,4}", text) or not low <= int(text) <= high:
+        errors.append(DomainError("field_bad_int", field=LABELS[field], value=text).message)
+        return None
+    return int(text)
+
+
+def _person(data, role, errors, need_mobile):
+    """Validate a holder / insured / beneficiary's identity fields; returns a clean dict."""
+    who = LABELS[role]
+    data = data if isinstance(data, dict) else {}
+    local = []
+    name = _text(data.get("name"))
+    if not name or len(name) > 64:
+        local.append(DomainError("field_required" if not name else "field_too_long",
+                                 field=f"{who}{LABELS['name']}").message)
+    id_type = _choice(data.get("id_type"), ID_TYPES, "id_type", local, default="RESIDENT_ID")
+    id_number = _text(data.get("id_number")).upper()
+    if not id_number:
+        local.append(DomainError("field_required", field=f"{who}{LABELS['id_number']}").message)
+    elif id_type and not validation.id_document_valid(id_type, id_number):
+        local.append(DomainError("field_bad_id", field=f"{who}{LABELS['id_number']}", value=id_number).message)
+    resident = id_type in ("RESIDENT_ID", "HOUSEHOLD", "HMT_PERMIT") and validation.resident_id_valid(id_number)
+    birth = _date(data.get("birth_date"), "birth_date", local, required=not resident)
+    gender = _choice(data.get("gender"), GENDERS, "gender", local, required=not resident)
+    if resident:
+        id_birth, id_gender = validation.resident_id_birth_date(id_number), validation.resident_id_gender(id_number)
+        if birth and birth != id_birth:
+            local.append(DomainError("id_birth_mismatch", field=who).message)
+        if gender and gender != id_gender:
+            local.append(DomainError("id_gender_mismatch", field=who).message)
+        birth, gender = birth or id_birth, gender or id_gender
+    mobile = None
+    if need_mobile or _text(data.get("mobile")):
+        mobile = validation.normalize_mobile(_text(data.get("mobile")))
+        if mobile is None:
+            local.append(DomainError("field_bad_mobile", field=f"{who}{LABELS['mobile']}",
+                                     value=_text(data.get("mobile"))).message)
+    errors.extend(f"{who}:{m}" if not m.startswith(str(who)) else m for m in local)
+    return dict(name=name, id_type=id_type, id_number=id_number, birth_date=birth, gender=gender,
+                mobile=mobile, customer_no=_text(data.get("customer_no")) or None)
+
+
+def validate_row(raw, products):
+    """One reported policy -> (clean dict, list of Chinese error messages)."""
+    errors = []
+    if not isinstance(raw, dict):
+        return None, [DomainError("intake_bad_row").message]
+    row = {}
+    policy_no = _text(raw.get("policy_no"))
+    if not policy_no:
+        errors.append(DomainError("field_required", field=LABELS["policy_no"]).message)
+    elif not POLICY_NO.match(policy_no):
+        errors.append(DomainError("field_bad_policy_no", value=policy_no).message)
+    row["policy_no"] = policy_no
+    code = _text(raw.get("product_code")).upper()
+    product = products.get(code)
+    if not code:
+        errors.append(DomainError("field_required", field=LABELS["product_code"]).message)
+    elif product is None:
+        errors.append(DomainError("product_unknown", code=code).message)
+    row["product"] = product
+    row["issue_date"] = _date(raw.get("issue_date"), "issue_date", errors)
+    row["receipt_signed_date"] = _date(raw.get("receipt_signed_date"), "receipt_signed_date", errors, False)
+    row["effective_date"] = _date(raw.get("effective_date"), "effective_date", errors, False)
+    if row["issue_date"] and row["issue_date"] > clock.today():
+        errors.append(DomainError("issue_date_future").message)
+    if row["issue_date"] and row["receipt_signed_date"] and row["receipt_signed_date"] < row["issue_date"]:
+        errors.append(DomainError("receipt_before_issue").message)
+    row["status"] = _choice(raw.get("status"), POLICY_STATUSES, "status", errors, default="IN_FORCE")
+    row["channel"] = _choice(raw.get("channel"), CHANNELS, "channel", errors, default="OFFLINE")
+    row["premium"] = _money(raw.get("premium"), "premium", errors)
+    row["sum_assured"] = _money(raw.get("sum_assured"), "sum_assured", errors)
+    row["cash_value"] = _money(raw.get("cash_value"), "cash_value", errors, required=False, positive=False)
+    mode = _choice(raw.get("payment_mode"), PAYMENT_MODES, "payment_mode", errors)
+    row["payment_mode"] = mode
+    regular = mode == "REGULAR"
+    row["payment_frequency"] = _choice(raw.get("payment_frequency"), PAYMENT_FREQUENCIES, "payment_frequency",
+                                       errors, required=regular) if regular or raw.get("payment_frequency") else None
+    row["payment_years"] = _int(raw.get("payment_years"), "payment_years", errors, required=regular) \
+        if regular or _text(raw.get("payment_years")) else None
+    row["next_due_date"] = _date(raw.get("next_due_date"), "next_due_date", errors, required=regular) \
+        if regular or _text(raw.get("next_due_date")) else None
+    if not regular:
+        row["payment_frequency"] = row["payment_years"] = row["next_due_date"] = None
+    row["holder"] = _person(raw.get("holder"), "holder", errors, need_mobile=True)
+    insured = raw.get("insured")
+    row["insured"] = row["holder"] if not insured else _person(insured, "insured", errors, need_mobile=False)
+    row["beneficiaries"] = _beneficiaries(raw.get("beneficiaries"), errors)
+    return row, errors
+
+
+def _beneficiaries(items, errors):
+    if items in (None, ""):
+        return None
+    if not isinstance(items, list):
+        errors.append(DomainError("field_bad_choice", field=LABELS["beneficiary"], value=str(items)[:40]).message)
+        return None
+    out, totals = [], {}
+    for item in items:
+        local = []
+        item = item if isinstance(item, dict) else {}
+        person = _person(item, "beneficiary", local, need_mobile=False)
+        kind = _choice(item.get("kind"), BENEFICIARY_KINDS, "kind", local)
+        relation = _choice(item.get("relationship"), RELATIONSHIPS, "relationship", local)
+        order = _int(item.get("order"), "order", local, required=False, low=1, high=9) or 1
+        share = _money(item.get("share"), "share", local)
+        if share is not None and share > 100:
+            local.append(DomainError("field_bad_money", field=LABELS["share"], value=str(share)).message)
+        valid_until = _date(item.get("id_valid_until"), "id_valid_until", local, required=False)
+        errors.extend(local)
+        if not local:
+            totals[(kind, order)] = totals.get((kind, order), 0) + share
+            out.append(dict(kind=kind, name=person["name"], id_type=person["id_type"],
+                            id_number=person["id_number"], gender=person["gender"],
+                            birth_date=person["birth_date"], id_valid_until=valid_until,
+                            relationship_to_insured=relation, order=order, share=share))
+    for (kind, order), total in totals.items():
+        if total != 100:
+            errors.append(DomainError("beneficiary_shares", kind=BENEFICIARY_KINDS[kind], order=order,
+                                      total=f"{total:.2f}").message)
+    return out
+
+
+# --- the batch ------------------------------------------------------------------------------------
+
+def import_rows(rows, first_line=1, source="api"):
+    """Validate every row, then write all or nothing.
+
+    rows: reported policies (nested dicts). first_line: the number of the first row in the
+    caller's terms (API: 1; file: 2, after the header). Returns {"created": [...],
+    "updated": [...], "unchanged": [...], "tasks_created": n}; raises IntakeRejected.
+    """
+    if not rows:
+        raise DomainError("intake_empty")
+    if len(rows) > MAX_ROWS:
+        raise DomainError("import_too_many_rows", limit=MAX_ROWS)
+    products = {p.code: p for p in db.session.query(Product)}
+    clean, problems, seen, people = [], [], {}, {}
+    for offset, raw in enumerate(rows):
+        line = first_line + offset
+        row, errors = validate_row(raw, products)
+        if row and row["policy_no"]:
+            if row["policy_no"] in seen:
+                errors.append(DomainError("duplicate_in_batch", policy_no=row["policy_no"],
+                                          first=seen[row["policy_no"]]).message)
+            seen.setdefault(row["policy_no"], line)
+            for role in ("holder", "insured"):
+                person = row[role]
+                key = (person["id_type"], person["id_number"])
+                if person["id_number"] and people.setdefault(key, person["name"]) != person["name"]:
+                    errors.append(DomainError("customer_conflict", id_number=person["id_number"]).message)
+        if errors:
+            problems.append({"line": line, "policy_no": (row or {}).get("policy_no"), "errors": errors})
+        else:
+            clean.append(row)
+    if problems:
+        db.session.rollback()
+        raise IntakeRejected(problems)
+    for attempt in range(2):
+        try:
+            result = _write(clean, source)
+            db.session.commit()
+            return result
+        except IntegrityError:  # a concurrent batch inserted the same policy or customer first
+            db.session.rollback()
+            if attempt:
+                raise
+
+
+def _write(rows, source):
+    now = clock.now()
+    customers = _customers(rows, now)
+    existing = {p.policy_no: p for p in db.session.query(Policy).filter(
+        Policy.policy_no.in_([r["policy_no"] for r in rows]))}
+    result = {"created": [], "updated": [], "unchanged": []}
+    new_policies = []
+    for row in rows:
+        fields = dict(
+            product_id=row["product"].id, holder_id=customers[_key(row["holder"])].id,
+            insured_id=customers[_key(row["insured"])].id, issue_date=row["issue_date"],
+            receipt_signed_date=row["receipt_signed_date"] or row["issue_date"],
+            effective_date=row["effective_date"], status=row["status"], channel=row["channel"],
+            premium=row["premium"], payment_mode=row["payment_mode"],
+            payment_frequency=row["payment_frequency"], payment_years=row["payment_years"],
+            next_due_date=row["next_due_date"], sum_assured=row["sum_assured"])
+        if row["cash_value"] is not None:
+            fields["cash_value"] = row["cash_value"]
+        policy = existing.get(row["policy_no"])
+        if policy is None:
+            policy = Policy(policy_no=row["policy_no"], cash_value=fields.pop("cash_value", 0),
+                            cash_value_date=clock.today(), **fields)
+            db.session.add(policy)
+            new_policies.append((policy, row))
+            result["created"].append(row["policy_no"])
+            continue
+        changed = False
+        for key, value in fields.items():
+            if getattr(policy, key) != value:
+                setattr(policy, key, value)
+                changed = True
+        if row["beneficiaries"] is not None and _beneficiaries_changed(policy, row["beneficiaries"]):
+            _supersede_beneficiaries(policy, row["beneficiaries"], now)
+            changed = True
+        result["updated" if changed else "unchanged"].append(row["policy_no"])
+    db.session.flush()
+    for policy, row in new_policies:
+        for b in row["beneficiaries"] or []:
+            db.session.add(Beneficiary(policy_id=policy.id, version=1, created_at=now, **b))
+    db.session.flush()
+    result["tasks_created"] = revisit.create_tasks_for_policies([p.id for p, _ in new_policies])
+    audit.record(db.session, "intake", "policy", None, None,
+                 {"source": source, **{k: len(v) for k, v in result.items() if isinstance(v, list)},
+                  "tasks_created": result["tasks_created"]})
+    return result
+
+
+def _key(person):
+    return (person["id_type"], person["id_number"])
+
+
+def _customers(rows, now):
+    """Find or create every holder and insured; the core system's newer name/mobile wins."""
+    people = {}
+    for row in rows:
+        for role in ("holder", "insured"):
+            person = row[role]
+            current = people.get(_key(person))
+            if current is None or (person["mobile"] and not current["mobile"]):
+                people[_key(person)] = person
+    found = {(c.id_type, c.id_number): c for c in db.session.query(Customer).filter(
+        tuple_(Customer.id_type, Customer.id_number).in_(list(people)))} if people else {}
+    for key, person in people.items():
+        customer = found.get(key)
+        if customer is None:
+            if not person["mobile"]:
+                # an insured without a mobile of their own: reachable through the holder's
+                person = {**person, "mobile": _holder_mobile(rows, key)}
+            customer = Customer(customer_no=person["customer_no"] or "K" + uuid.uuid4().hex[:15].upper(),
+                                name=person["name"], gender=person["gender"], birth_date=person["birth_date"],
+                                id_type=person["id_type"], id_number=person["id_number"],
+                                mobile=person["mobile"], auth_status="UNVERIFIED")
+            db.session.add(customer)
+            found[key] = customer
+        else:
+            if customer.name != person["name"]:
+                customer.name = person["name"]
+            if person["mobile"] and customer.mobile != person["mobile"]:
+                customer.mobile = person["mobile"]
+    db.session.flush()
+    return found
+
+
+def _holder_mobile(rows, insured_key):
+    for row in rows:
+        if _key(row["insured"]) == insured_key:
+            return row["holder"]["mobile"]
+    return ""
+
+
+def _beneficiaries_changed(policy, items):
+    def sig(b):
+        return (b["kind"], b["name"], b["id_type"], b["id_number"], b["relationship_to_insured"],
+                b["order"], f"{b['share']:.2f}")
+    current = [dict(kind=b.kind, name=b.name, id_type=b.id_type, id_number=b.id_number,
+                    relationship_to_insured=b.relationship_to_insured, order=b.order, share=b.share)
+               for b in policy.current_beneficiaries()]
+    return sorted(map(sig, current)) != sorted(map(sig, items))
+
+
+def _supersede_beneficiaries(policy, items, now):
+    version = max([b.version for b in policy.beneficiaries] or [0]) + 1
+    for b in policy.current_beneficiaries():
+        b.superseded_at = now
+    for b in items:
+        db.session.add(Beneficiary(policy_id=policy.id, version=version, created_at=now, **b))
+
+
+# --- files ----------------------------------------------------------------------------------------
+
+def read_file(data: bytes):
+    """CSV (UTF-8, or GB18030 as Excel on Chinese Windows saves it) or .xlsx, told apart by content.
+
+    Returns the rows as nested dicts; the first data row is line 2.
+    """
+    if not data:
+        raise DomainError("import_bad_file")
+    if data[:4] == b"PK\x03\x04":
+        table = _read_xlsx(data)
+    elif b"\x00" in data[:4096]:
+        raise DomainError("import_bad_file")
+    else:
+        table = _read_csv(data)
+    if not table:
+        raise DomainError("intake_empty")
+    header = [_column(h) for h in table[0]]
+    missing = [FILE_COLUMNS[c] for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise DomainError("import_missing_columns", columns="、".join(missing))
+    rows = []
+    for values in table[1:]:
+        flat = {header[i]: v for i, v in enumerate(values) if i < len(header) and header[i]}
+        rows.append(_nest(flat))
+    while rows and not any(_text(v) for v in _flat_values(rows[-1])):
+        rows.pop()  # trailing empty lines
+    return rows
+
+
+def _flat_values(row):
+    for value in row.values():
+        if isinstance(value, dict):
+            yield from value.values()
+        elif value is not None:
+            yield value
+
+
+def _column(header):
+    text = _text(header).lstrip("\ufeff")
+    if text in FILE_COLUMNS:
+        return text
+    for key, label in FILE_COLUMNS.items():
+        if text == label:
+            return key
+    return None
+
+
+def _nest(flat):
+    row = {k: v for k, v in flat.items() if not k.startswith(("holder_", "insured_"))}
+    for role in ("holder", "insured"):
+        person = {k[len(role) + 1:]: v for k, v in flat.items() if k.startswith(role + "_")}
+        if role == "insured" and not any(_text(v) for v in person.values()):
+            continue
+        row[role] = person
+    return row
+
+
+def _read_csv(data):
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise DomainError("import_bad_file")
+    try:
+        return [r for r in csv.reader(io.StringIO(text))]
+    except csv.Error:
+        raise DomainError("import_bad_file") from None
+
+
+def _read_xlsx(data):
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise DomainError("import_bad_file") from None
+    sheet = workbook.worksheets[0]
+    table = [list(r) for r in sheet.iter_rows(values_only=True)]
+    workbook.close()
+    return table
+
+
+def import_file(data: bytes, source="file"):
+    return import_rows(read_file(data), first_line=2, source=source)
+
+
+__all__ = ["import_rows", "import_file", "read_file", "IntakeRejected", "validate_row"]
