@@ -116,6 +116,9 @@ def _too_many_tries(link):
 
 def _face_page(link, form=None, error=None, status=200):
     blocked = _too_many_tries(link)
+    left = current_app.config["FACE_MAX_TRIES"] - link.face_attempts
+    if error and not blocked and link.face_attempts:
+        error = _("%(reason)s(还可尝试%(left)s次)", reason=error, left=left)
     if blocked:
         error = _("人脸识别失败次数过多,请勿再次尝试。我们的回访专员将与您电话联系,如有疑问请致电%(hotline)s。",
                   hotline=current_app.config["HOTLINE"])
@@ -174,7 +177,8 @@ def submit_face(code):
         db.session.refresh(link)
         _evidence(link, STEP_FACE_SUBMITTED, data={"error": error.key})
         return _face_page(link, form, error=error.message, status=400)
-    _evidence(link, STEP_FACE_SUBMITTED, data={"verification_id": verification.id})
+    _evidence(link, STEP_FACE_SUBMITTED, data={"verification_id": verification.id,
+                                               "photo": verification.evidence_path})
     session[SESSION_FACE] = {"link": link.id, "verification": verification.id}
     return redirect(url_for(".face_progress", code=code, verification_id=verification.id))
 

@@ -38,6 +38,32 @@ def live_server(app):
 
 
 @pytest.fixture
+def worker_server(servers, app):
+    """A second app on the same MariaDB whose Celery goes through the test Redis to a real worker,
+    so the face check runs in the background while the page polls, as in production."""
+    if not servers["redis_url"]:
+        pytest.skip("needs the test Redis")
+    from celery.contrib.testing.worker import start_worker
+
+    from app import create_app
+    from tests.conftest import make_config
+
+    live = create_app(make_config(servers, CELERY={
+        "broker_url": servers["redis_url"], "result_backend": None, "task_always_eager": False,
+        "task_ignore_result": True, "timezone": "Asia/Shanghai", "broker_connection_retry_on_startup": True}))
+    server = make_server("127.0.0.1", 0, live, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    try:
+        with start_worker(live.extensions["celery"], perform_ping_check=False, pool="solo"):
+            thread.start()
+            yield f"http://127.0.0.1:{server.server_port}"
+            server.shutdown()
+            thread.join(10)
+    finally:
+        app.extensions["celery"].set_default()  # the session app's eager Celery again
+
+
+@pytest.fixture
 def browser():
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed")
@@ -147,4 +173,31 @@ def test_expired_and_wrong_links_on_a_phone(live_server, browser, invited_zhang)
         page.goto(live_server + "/s/" + link.code)
         assert page.get_by_text("10109520").first.is_visible()
         _shot(page, "08-expired.png")
+    context.close()
+
+
+def test_face_check_runs_in_a_worker_while_the_phone_polls(worker_server, browser, invited_zhang):
+    zhang, sms_text = invited_zhang
+    path = re.search(r"/s/[A-Za-z0-9_-]+", sms_text).group(0)
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.set_default_timeout(60000)
+    polls = []
+    page.on("request", lambda request: polls.append(request.url) if request.url.endswith("/status") else None)
+    page.goto(worker_server + path)
+
+    # someone else's face: the worker says no, the page tells why and offers another try
+    with page.expect_navigation():
+        page.set_input_files("#photo", os.path.join(FACES, "biden.jpg"))
+    _shot(page, "11-progress.png")
+    page.wait_for_selector("#face-error")
+    assert "人脸比对未通过" in page.locator("#face-error").inner_text()
+    assert page.get_by_text("开始验证").is_visible()
+    _shot(page, "12-face-mismatch.png")
+
+    with page.expect_navigation():
+        page.set_input_files("#photo", os.path.join(FACES, "obama2.jpg"))
+    page.wait_for_url(re.compile(r"/list$"))
+    assert page.get_by_text("身份验证通过").is_visible() and page.locator(".policy-card").count() == 2
+    assert polls, "the progress page never polled the status"
     context.close()

@@ -205,6 +205,7 @@ def test_face_mismatch_shows_the_chinese_message_and_keeps_the_list_closed(invit
     code = invited["C0001"]
     html = _upload(client, code, _photo("biden.jpg")).get_data(as_text=True)
     assert "人脸比对未通过" in html and "开始验证" in html
+    assert "还可尝试4次" in html  # FACE_MAX_TRIES 5, one used
     assert client.get(f"/s/{code}/list").status_code == 302
     db.session.expire_all()
     assert db.session.query(IdentityVerification).one().status == "FAILED"

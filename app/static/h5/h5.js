@@ -17,6 +17,7 @@
   if (progress) {
     var url = progress.getAttribute("data-status-url");
     var delay = 1000;
+    var waited = 0;
     var poll = function () {
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (response) { return response.json(); })
@@ -29,6 +30,11 @@
             }
             window.location.replace(body.redirect);
             return;
+          }
+          waited += delay;
+          if (waited > 90000) {
+            var text = document.getElementById("progress-text");
+            if (text) { text.textContent = progress.getAttribute("data-slow-text"); }
           }
           delay = Math.min(delay + 500, 4000);
           window.setTimeout(poll, delay);
