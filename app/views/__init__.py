@@ -54,6 +54,9 @@ def register_views(appbuilder):
     from app.views.intake import register_intake  # policy intake API and file import
 
     register_intake(appbuilder)
+    from app.views.questionnaire import register_questionnaire_editor  # versioned template editor
+
+    register_questionnaire_editor(appbuilder)
     register_customer_pages()
     from app.views.sms_report import register_sms_report  # SmsReport receipts push
     register_sms_report()
