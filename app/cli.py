@@ -1,4 +1,7 @@
-"""Flask CLI commands: `flask demo seed`, `flask portal init`."""
+"""Flask CLI commands: `flask demo seed`, `flask portal init`, `flask identity ...`."""
+import json
+import sys
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -8,6 +11,7 @@ from app.services import audit
 
 demo_cli = AppGroup("demo", help="Demo data.")
 portal_cli = AppGroup("portal", help="Portal administration.")
+identity_cli = AppGroup("identity", help="Face checks for operators (JSON out; exit 0 pass, 1 fail, 2 unusable).")
 
 
 @portal_cli.command("init")
@@ -25,13 +29,19 @@ def portal_init():
 @click.option("--password", default="Demo@2026", show_default=True, help="Password of the demo users.")
 @click.option("--policies", default=0, type=int, help="Also add this many bulk policies (load tests).")
 @click.option("--if-empty", is_flag=True, help="Do nothing when policies already exist.")
-def demo_seed(password, policies, if_empty):
+@click.option("--faces", "faces_dir", type=click.Path(file_okay=False),
+              help="Attach reference photos from this folder (e.g. ../shared/testdata/faces) to the demo "
+                   "customers without one: C0001 张德强 obama.jpg, C0002 爱小心 rose_leslie.jpg, "
+                   "C0003 马妍 lin-manuel-miranda.png, C0004 李明 kit_harington.jpeg, C0005 王芳 biden.jpg.")
+def demo_seed(password, policies, if_empty, faces_dir):
     """Fill the database with the seed's demo data (idempotent)."""
     from app.models.policy import Policy
     from app.services import demo
 
     if if_empty and db.session.query(Policy.id).first() is not None:
         click.echo("database already has data; nothing seeded")
+        if faces_dir:
+            _attach_demo_faces(faces_dir)
         return
     with audit.acting_as("cli:demo-seed"):
         created = demo.seed(password)
@@ -42,8 +52,52 @@ def demo_seed(password, policies, if_empty):
         if policies:
             seconds = demo.bulk_policies(policies)
             click.echo(f"added {policies} policies in {seconds:.1f} s ({policies / seconds:.0f}/s)")
+    if faces_dir:
+        _attach_demo_faces(faces_dir)
+
+
+def _attach_demo_faces(faces_dir):
+    from app.services import identity
+
+    with audit.acting_as("cli:demo-seed"):
+        for customer_no, filename, outcome in identity.attach_demo_faces(faces_dir):
+            click.echo(f"customer {customer_no} photo {filename:<24} {outcome}")
+
+
+def _emit(result):
+    click.echo(json.dumps(result, ensure_ascii=False))
+    sys.exit({"PASSED": 0, "FAILED": 1}.get(result["decision"], 2))
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        _emit({"decision": "UNUSABLE", "reasons": ["file_unreadable"], "file": path, "error": error.strerror})
+
+
+@identity_cli.command("verify-face")
+@click.argument("reference")
+@click.argument("probe")
+def identity_verify_face(reference, probe):
+    """Compare the face in PROBE with the face in REFERENCE (two photos)."""
+    from app.services import identity
+
+    _emit(identity.verify_face_files(_read(reference), _read(probe)))
+
+
+@identity_cli.command("check-video")
+@click.argument("reference")
+@click.argument("video")
+def identity_check_video(reference, video):
+    """Check a liveness VIDEO against the face in the REFERENCE photo."""
+    from app.services import identity
+
+    _emit(identity.check_video_files(_read(reference), video, _read(video)))
 
 
 def register_cli(app):
     app.cli.add_command(demo_cli)
     app.cli.add_command(portal_cli)
+    app.cli.add_command(identity_cli)

@@ -190,3 +190,49 @@ def test_reference_photo_needs_exactly_one_face(seeded):
 def test_challenge_is_four_random_digits():
     seen = {identity.new_challenge() for _ in range(50)}
     assert all(len(c) == 4 and c.isdigit() for c in seen) and len(seen) > 30
+
+
+# --- operator CLI: one JSON object, exit 0 pass / 1 fail / 2 unusable ---------------------
+
+def run_cli(app, *args):
+    import json
+
+    result = app.test_cli_runner().invoke(args=["identity", *args])
+    return result.exit_code, json.loads(result.output.strip().splitlines()[-1])
+
+
+def test_cli_verify_face_same_person(app):
+    code, out = run_cli(app, "verify-face", os.path.join(FACES, "obama.jpg"), os.path.join(FACES, "obama2.jpg"))
+    assert code == 0 and out["decision"] == "PASSED" and out["reasons"] == []
+    assert out["distance"] <= out["threshold"]
+
+
+def test_cli_verify_face_other_person(app):
+    code, out = run_cli(app, "verify-face", os.path.join(FACES, "obama.jpg"), os.path.join(FACES, "biden.jpg"))
+    assert code == 1 and out["decision"] == "FAILED" and out["reasons"] == ["face_mismatch"]
+    assert out["distance"] > out["threshold"]
+
+
+def test_cli_verify_face_unusable_inputs(app, tmp_path):
+    text = tmp_path / "probe.jpg"
+    text.write_text("not a photo")
+    code, out = run_cli(app, "verify-face", os.path.join(FACES, "obama.jpg"), str(text))
+    assert code == 2 and out["decision"] == "UNUSABLE" and out["reasons"] == ["identity_not_image"]
+    code, out = run_cli(app, "verify-face", os.path.join(FACES, "obama.jpg"), os.path.join(FACES, "two_people.jpg"))
+    assert code == 2 and out["reasons"] == ["face_many_faces"] and out["messages"] == ["检测到多张人脸"]
+    code, out = run_cli(app, "verify-face", str(tmp_path / "missing.jpg"), os.path.join(FACES, "obama.jpg"))
+    assert code == 2 and out["reasons"] == ["file_unreadable"]
+
+
+def test_demo_seed_attaches_the_demo_faces(seeded):
+    result = seeded.test_cli_runner().invoke(args=["demo", "seed", "--if-empty", "--faces", FACES])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    for no in identity.DEMO_FACES:
+        assert customer(no).reference_photo, result.output
+    # the demo customer C0001 (张德强) now passes with another photo of the same face
+    started = identity.start_photo_verification(customer("C0001").id, photo("obama2.jpg"), "LOAN")
+    db.session.expire_all()
+    assert db.session.get(IdentityVerification, started.id).status == "PASSED"
+    again = seeded.test_cli_runner().invoke(args=["demo", "seed", "--if-empty", "--faces", FACES])
+    assert "already has a reference photo" in again.output
