@@ -124,20 +124,6 @@ LIVENESS_MIN_FACE_FRAMES = _int("LIVENESS_MIN_FACE_FRAMES", 6)
 LIVENESS_MAX_STRANGER_SHARE = float(_env("LIVENESS_MAX_STRANGER_SHARE", "0.15"))
 LIVENESS_MIN_NONRIGID = float(_env("LIVENESS_MIN_NONRIGID", "0.08"))
 LIVENESS_BLINK_DROP = float(_env("LIVENESS_BLINK_DROP", "0.25"))
-# Face photos (docs/identity.md has the measured distances behind every threshold)
-FACE_IMAGE_MAX_SIDE = _int("FACE_IMAGE_MAX_SIDE", 800)  # photos are downscaled to this before detection
-# Video liveness (docs/identity.md): sampling rates, then the decision thresholds
-LIVENESS_DETECT_FPS = float(_env("LIVENESS_DETECT_FPS", "3"))
-LIVENESS_LANDMARK_FPS = float(_env("LIVENESS_LANDMARK_FPS", "10"))
-LIVENESS_ENCODE_SECONDS = float(_env("LIVENESS_ENCODE_SECONDS", "1.5"))
-LIVENESS_FRAME_MAX_SIDE = _int("LIVENESS_FRAME_MAX_SIDE", 320)
-LIVENESS_MAX_SECONDS = _int("LIVENESS_MAX_SECONDS", 30)
-LIVENESS_MATCH_THRESHOLD = float(_env("LIVENESS_MATCH_THRESHOLD", "0.63"))
-LIVENESS_MIN_FACE_SHARE = float(_env("LIVENESS_MIN_FACE_SHARE", "0.4"))
-LIVENESS_MIN_FACE_FRAMES = _int("LIVENESS_MIN_FACE_FRAMES", 6)
-LIVENESS_MAX_STRANGER_SHARE = float(_env("LIVENESS_MAX_STRANGER_SHARE", "0.15"))
-LIVENESS_MIN_NONRIGID = float(_env("LIVENESS_MIN_NONRIGID", "0.08"))
-LIVENESS_BLINK_DROP = float(_env("LIVENESS_BLINK_DROP", "0.25"))
 
 # --- Flask-AppBuilder ------------------------------------------------------
 APP_NAME = "爱心人寿 保险回访与保全服务平台"

@@ -74,23 +74,6 @@ MESSAGES = {
     "customer_conflict": _l("证件号码 %(id_number)s 在本批数据中对应不同的姓名"),
     "beneficiary_shares": _l("%(kind)s第%(order)s顺序的受益比例合计应为100%%,实际为%(total)s%%"),
     "import_file_too_large": _l("文件过大:最大 %(mb)s MB"),
-    # face verification and video liveness (app/services/identity.py, liveness.py)
-    "identity_empty_upload": _l("没有收到文件,请重新拍摄或选择后上传"),
-    "identity_not_image": _l("上传的文件不是有效的图片,请重新拍摄"),
-    "identity_not_video": _l("上传的文件不是可以播放的视频,请重新录制"),
-    "identity_customer_unknown": _l("客户不存在"),
-    "identity_link_invalid": _l("回访链接无效"),
-    "identity_challenge_invalid": _l("验证数字无效,请刷新页面后重新录制"),
-    "identity_evidence_missing": _l("上传的文件已丢失,请重新上传"),
-    "face_no_face": _l("未检测到人脸"),
-    "face_many_faces": _l("检测到多张人脸"),
-    "face_mismatch": _l("人脸比对未通过,请本人重新拍摄"),
-    "face_no_reference": _l("系统中没有您的留存照片,暂时无法进行人脸识别,请致电客服10109520"),
-    "face_too_many_tries": _l("人脸识别尝试次数过多,我们将通过电话为您回访"),
-    "video_many_faces": _l("视频中出现了多张人脸,请单独录制"),
-    "video_face_missing": _l("视频中未能持续检测到人脸,请正脸对准屏幕框重新录制"),
-    "video_face_mismatch": _l("视频中的人脸与本人不符"),
-    "video_not_live": _l("未能确认为真人实时录制,请在光线充足环境下正脸对准屏幕框,读出数字后重新录制"),
 }
 
 

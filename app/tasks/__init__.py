@@ -2,4 +2,3 @@
 from app.tasks import sms  # noqa: F401
 from app.tasks import revisit  # noqa: F401
 from app.tasks import identity  # noqa: F401
-from app.tasks import identity  # noqa: F401
