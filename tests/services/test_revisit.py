@@ -275,3 +275,23 @@ def test_two_concurrent_expiry_runs_move_each_task_exactly_once(app, frozen):
     moved = db.session.query(func.sum(func.json_extract(AuditEvent.after, "$.count"))).filter(
         AuditEvent.action == "expire_erevisit").scalar()
     assert int(moved) == due
+
+
+def test_admin_task_page_shows_sms_answers_and_evidence_and_filters_by_status(frozen, client):
+    from tests.conftest import login
+
+    link = _verified(invited_link("880000001522216"))
+    revisit.record_evidence(link.id, None, "face_verified", "10.1.1.1", "iPhone", {"distance": 0.31})
+    task = task_of("880000001522216")
+    questions = revisit.render_questions(task)
+    answers = {q["question_id"]: True for q in questions}
+    answers[questions[0]["question_id"]] = False
+    revisit.submit_online_answers(link.id, task.id, answers, "10.1.1.1", "iPhone")
+    login(client, "supervisor")
+    html = client.get(f"/revisittaskview/show/{task.id}").get_data(as_text=True)
+    assert "尊敬的张德强先生您好" in html and "/s/" + link.code in html
+    assert "face_verified" in html and "answers_submitted" in html and "0.31" in html
+    assert questions[0]["text"] in html
+    problems = client.get("/revisittaskview/list/?_flt_0_status=PROBLEM").get_data(as_text=True)
+    assert f"/revisittaskview/show/{task.id}\"" in problems
+    assert f"/revisittaskview/show/{task_of('880000001522217').id}\"" not in problems
