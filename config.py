@@ -125,6 +125,23 @@ LIVENESS_MAX_STRANGER_SHARE = float(_env("LIVENESS_MAX_STRANGER_SHARE", "0.15"))
 LIVENESS_MIN_NONRIGID = float(_env("LIVENESS_MIN_NONRIGID", "0.08"))
 LIVENESS_BLINK_DROP = float(_env("LIVENESS_BLINK_DROP", "0.25"))
 
+# --- customer account on the official-account pages (/my/) ---------------
+# SMS code send limits per mobile, as Alibaba's defaults for verification codes: 1/min, 5/hour, 10/day.
+CODE_SENDS_PER_MINUTE = _int("CODE_SENDS_PER_MINUTE", 1)
+CODE_SENDS_PER_HOUR = _int("CODE_SENDS_PER_HOUR", 5)
+CODE_SENDS_PER_DAY = _int("CODE_SENDS_PER_DAY", 10)
+CODE_REQUEST_RATE_LIMIT = _env("CODE_REQUEST_RATE_LIMIT", "10 per 10 minutes")  # per IP
+CUSTOMER_SIGNIN_RATE_LIMIT = _env("CUSTOMER_SIGNIN_RATE_LIMIT", "20 per 10 minutes")  # per IP
+BIND_MAX_FAILURES = _int("BIND_MAX_FAILURES", 5)  # per account, per ID number, per IP ...
+BIND_LOCK_MINUTES = _int("BIND_LOCK_MINUTES", 60)  # ... within this window, then locked
+FACE_AUTH_VALID_MINUTES = _int("FACE_AUTH_VALID_MINUTES", 30)  # a passed video lets set a password this long
+# WeChat official account, OAuth2 web authorisation (snsapi_base -> openid); empty app id: off.
+WECHAT_APP_ID = _env("WECHAT_APP_ID")
+WECHAT_APP_SECRET = _env("WECHAT_APP_SECRET")
+WECHAT_OAUTH_AUTHORIZE_URL = _env("WECHAT_OAUTH_AUTHORIZE_URL", "https://open.weixin.qq.com/connect/oauth2/authorize")
+WECHAT_API_BASE = _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
+WECHAT_TIMEOUT_SECONDS = float(_env("WECHAT_TIMEOUT_SECONDS", "5"))
+
 # --- Flask-AppBuilder ------------------------------------------------------
 APP_NAME = "爱心人寿 保险回访与保全服务平台"
 APP_THEME = ""

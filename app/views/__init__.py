@@ -60,6 +60,8 @@ def register_views(appbuilder):
     register_customer_pages()
     from app.views.sms_report import register_sms_report  # SmsReport receipts push
     register_sms_report()
+    from app.views.account import register_account  # the customer's official-account pages (/my/)
+    register_account()
 
 
 def register_customer_pages():

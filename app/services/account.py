@@ -1,0 +1,331 @@
+"""The customer's account on the official-account pages (DOMAIN.md section 3).
+
+Who the visitor is: a verified mobile (signed in with mobile + SMS code) or a WeChat openid, and,
+once bound, the Customer. Binding ties that to a policyholder: an openid already on the Customer
+(policies bought on the official account) binds at once; otherwise name, ID type, ID number and
+the mobile (proven by a code) must all match one policyholder. Then a video liveness check
+(app/services/identity.py) and a servicing password make the account 已认证 (VERIFIED).
+
+The views keep the ids in the Flask session; everything here takes plain values.
+"""
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import exists, func
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models import (AuditEvent, Customer, IdentityVerification, Policy, RevisitLink, RevisitTask,
+                        ServicingApplication)
+from app.models.customer import ID_TYPES
+from app.services import audit, clock, codes
+from app.services.errors import DomainError
+from app.services.validation import id_document_valid, normalize_mobile
+
+PASSWORD_MIN_LENGTH = 6
+PASSWORD_MAX_LENGTH = 12
+VIDEO_PURPOSES = ("ACCOUNT_AUTH", "PASSWORD_RESET")
+BIND_ENTITY = "account_binding"
+
+
+@dataclass
+class SignIn:
+    phone: str = None
+    openid: str = None
+    customer_id: int = None
+
+
+# --- sign-in ----------------------------------------------------------------------------------
+
+def _holders():
+    return exists().where(Policy.holder_id == Customer.id)
+
+
+def sign_in_with_mobile(phone, code):
+    """A right code proves the mobile. A customer already 已认证 with this 预留手机号 is signed in
+    directly; anyone else gets a mobile-only session and binds a policy next (numbers are
+    recycled by the carriers, so the mobile alone never opens a customer's data)."""
+    phone = codes.verify(phone, "SIGN_IN", code)
+    db.session.commit()
+    verified = db.session.query(Customer.id).filter(
+        Customer.mobile == phone, Customer.auth_status == "VERIFIED", _holders()).all()
+    return SignIn(phone=phone, customer_id=verified[0].id if len(verified) == 1 else None)
+
+
+def sign_in_with_openid(openid):
+    """WeChat: an openid already bound to a customer signs that customer in."""
+    customer_id = db.session.query(Customer.id).filter(Customer.wechat_openid == openid).scalar()
+    return SignIn(openid=openid, customer_id=customer_id)
+
+
+# --- binding ----------------------------------------------------------------------------------
+
+def _id_key(id_type, id_number):
+    digest = hashlib.sha256(f"{id_type}:{id_number}".encode()).hexdigest()[:32]
+    return f"idn:{digest}"
+
+
+def _account_key(phone=None, openid=None):
+    return f"openid:{openid}" if openid else f"phone:{phone}"
+
+
+def _bind_failures(since, entity_id=None, ip=None, action="bind_failed"):
+    query = db.session.query(func.count(AuditEvent.id)).filter(
+        AuditEvent.entity == BIND_ENTITY, AuditEvent.action == action, AuditEvent.occurred_at >= since)
+    if entity_id is not None:
+        query = query.filter(AuditEvent.entity_id == entity_id)
+    if ip is not None:
+        query = query.filter(AuditEvent.ip == ip)
+    return query.scalar()
+
+
+def bind_locked(phone=None, openid=None, ip=None, id_type=None, id_number=None):
+    """True when this account, this ID number or this IP has failed binding too often lately.
+
+    Failures are audit events (entity account_binding), so the count is shared by every web
+    process and kept as evidence. An IP gets four times the budget: carrier NAT puts many
+    customers behind one address.
+    """
+    config = current_app.config
+    limit = config["BIND_MAX_FAILURES"]
+    since = clock.now() - timedelta(minutes=config["BIND_LOCK_MINUTES"])
+    if _bind_failures(since, entity_id=_account_key(phone, openid)) >= limit:
+        return True
+    if id_number and _bind_failures(since, entity_id=_id_key(id_type, id_number), action="bind_failed_id") >= limit:
+        return True
+    return bool(ip) and _bind_failures(since, ip=ip) >= 4 * limit
+
+
+def _record_bind_failure(phone, openid, id_type, id_number):
+    account_key = _account_key(phone, openid)
+    audit.record(db.session, "bind_failed", BIND_ENTITY, account_key,
+                 after={"id_type": id_type, "id_number_tail": (id_number or "")[-4:]})
+    if id_number:
+        audit.record(db.session, "bind_failed_id", BIND_ENTITY, _id_key(id_type, id_number))
+    db.session.commit()
+
+
+def _locked_error():
+    config = current_app.config
+    return DomainError("bind_locked", minutes=config["BIND_LOCK_MINUTES"], hotline=config["HOTLINE"])
+
+
+def bind(name, id_type, id_number, mobile, code=None, signed_in_phone=None, openid=None, ip=None):
+    """Bind the signed-in visitor to the one policyholder matching all of name, ID and mobile.
+
+    The mobile is proven either by this sign-in (signed_in_phone, when it is the same number) or
+    by `code`. Any mismatch, a malformed or check-digit-wrong ID number included, is the one
+    message bind_mismatch, so the form never tells which field was wrong.
+    """
+    id_number = re.sub(r"\s", "", id_number or "").upper()
+    name = re.sub(r"\s", "", name or "")
+    if id_type not in ID_TYPES:
+        raise DomainError("id_type_unknown")
+    if bind_locked(phone=signed_in_phone, openid=openid, ip=ip, id_type=id_type, id_number=id_number):
+        raise _locked_error()
+    if signed_in_phone and normalize_mobile(mobile) == signed_in_phone:
+        phone = signed_in_phone
+    else:
+        phone = codes.verify(mobile, "BIND", code)
+    customer = None
+    if id_document_valid(id_type, id_number):
+        customer = db.session.query(Customer).filter(
+            Customer.id_type == id_type, Customer.id_number == id_number, Customer.name == name,
+            Customer.mobile == phone, _holders()).one_or_none()
+    if customer is None:
+        db.session.commit()  # the code, if one was given, is spent
+        _record_bind_failure(signed_in_phone, openid, id_type, id_number)
+        raise DomainError("bind_mismatch")
+    if openid:
+        if customer.wechat_openid and customer.wechat_openid != openid:
+            db.session.commit()
+            raise DomainError("bind_wechat_taken", hotline=current_app.config["HOTLINE"])
+        customer.wechat_openid = openid
+    audit.record(db.session, "bound", BIND_ENTITY, _account_key(signed_in_phone, openid),
+                 after={"customer_id": customer.id})
+    db.session.commit()
+    return customer
+
+
+# --- what the customer sees -------------------------------------------------------------------
+
+def customer(customer_id):
+    return db.session.get(Customer, customer_id) if customer_id else None
+
+
+def policies_of(customer_id):
+    """The customer's policies as policyholder, newest first."""
+    return db.session.query(Policy).filter(Policy.holder_id == customer_id) \
+        .order_by(Policy.issue_date.desc(), Policy.id.desc()).all()
+
+
+def policy_of(customer_id, policy_id):
+    """One of the customer's own policies, or None (another customer's policy looks missing)."""
+    return db.session.query(Policy).filter(Policy.id == policy_id, Policy.holder_id == customer_id) \
+        .one_or_none()
+
+
+def applications_of(customer_id):
+    return db.session.query(ServicingApplication).filter(ServicingApplication.customer_id == customer_id) \
+        .order_by(ServicingApplication.submitted_at.desc(), ServicingApplication.id.desc()).all()
+
+
+def application_of(customer_id, application_id):
+    return db.session.query(ServicingApplication).filter(
+        ServicingApplication.id == application_id, ServicingApplication.customer_id == customer_id) \
+        .one_or_none()
+
+
+def pending_revisits(customer_id):
+    """Open e-revisits of the customer's policies whose SMS link is still valid."""
+    return db.session.query(RevisitTask).join(Policy, RevisitTask.policy_id == Policy.id) \
+        .join(RevisitLink, RevisitTask.link_id == RevisitLink.id) \
+        .filter(Policy.holder_id == customer_id, RevisitTask.status == "SMS_SENT",
+                RevisitLink.customer_id == customer_id, RevisitLink.expires_at > clock.now()) \
+        .order_by(RevisitTask.erevisit_deadline, RevisitTask.id).all()
+
+
+def passed_video(customer_id, purposes=("ACCOUNT_AUTH",)):
+    """The newest passed liveness check of the customer for these purposes, or None."""
+    return db.session.query(IdentityVerification).filter(
+        IdentityVerification.customer_id == customer_id, IdentityVerification.kind == "VIDEO",
+        IdentityVerification.purpose.in_(purposes), IdentityVerification.status == "PASSED") \
+        .order_by(IdentityVerification.id.desc()).first()
+
+
+def auth_steps(customer_id):
+    """Where the customer stands: bound, face passed, password set, 已认证."""
+    row = customer(customer_id)
+    return {
+        "bound": row is not None,
+        "face_passed": row is not None and passed_video(customer_id) is not None,
+        "password_set": row is not None and bool(row.servicing_password_hash),
+        "verified": row is not None and row.auth_status == "VERIFIED",
+    }
+
+
+# --- face + liveness --------------------------------------------------------------------------
+
+def _identity():
+    from app.services import identity
+
+    return identity
+
+
+def new_challenge():
+    return _identity().new_challenge()
+
+
+def failed_videos_today(customer_id):
+    return db.session.query(func.count(IdentityVerification.id)).filter(
+        IdentityVerification.customer_id == customer_id, IdentityVerification.kind == "VIDEO",
+        IdentityVerification.status.in_(("FAILED", "UNUSABLE")),
+        IdentityVerification.created_at >= clock.start_of_day(clock.today())).scalar()
+
+
+def check_face_tries(customer_id):
+    if failed_videos_today(customer_id) >= current_app.config["FACE_MAX_TRIES"]:
+        raise DomainError("face_too_many_today", hotline=current_app.config["HOTLINE"])
+
+
+def start_video_check(customer_id, video_bytes, challenge_digits, purpose, ip=None, user_agent=None):
+    """Hand the recorded video to the identity service (a Celery task decides); returns the row."""
+    if purpose not in VIDEO_PURPOSES:
+        raise ValueError(purpose)
+    if customer(customer_id) is None:
+        raise DomainError("account_not_bound")
+    if not challenge_digits:
+        raise DomainError("challenge_missing")
+    check_face_tries(customer_id)
+    return _identity().start_video_verification(customer_id, video_bytes, challenge_digits, purpose=purpose,
+                                                ip=ip, user_agent=user_agent)
+
+
+def verification_of(customer_id, verification_id):
+    """The customer's own verification, or None."""
+    return db.session.query(IdentityVerification).filter(
+        IdentityVerification.id == verification_id, IdentityVerification.customer_id == customer_id) \
+        .one_or_none()
+
+
+def _fresh_pass(customer_id, verification_id, purposes):
+    verification = verification_of(customer_id, verification_id) if verification_id else None
+    if verification is None or verification.status != "PASSED" or verification.purpose not in purposes \
+            or verification.kind != "VIDEO":
+        raise DomainError("face_not_passed")
+    valid = timedelta(minutes=current_app.config["FACE_AUTH_VALID_MINUTES"])
+    if (verification.completed_at or verification.created_at) + valid < clock.now():
+        raise DomainError("face_auth_expired")
+    return verification
+
+
+# --- servicing password -----------------------------------------------------------------------
+
+def _birth_forms(birth):
+    if birth is None:
+        return set()
+    y, m, d = f"{birth.year:04d}", f"{birth.month:02d}", f"{birth.day:02d}"
+    return {y + m + d, y[2:] + m + d, m + d + y[2:], d + m + y[2:], m + d + y, d + m + y, y + m}
+
+
+def _straight_run(password):
+    steps = {(int(b) - int(a)) % 10 for a, b in zip(password, password[1:])}
+    return steps in ({1}, {9})
+
+
+def check_password_rules(customer_row, password, repeated):
+    """Raise the first rule the password breaks (entered twice, digits, length, not guessable)."""
+    password = password or ""
+    if password != (repeated or ""):
+        raise DomainError("password_mismatch")
+    if not password.isascii() or not password.isdigit():
+        raise DomainError("password_not_digits")
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        raise DomainError("password_too_short", min=PASSWORD_MIN_LENGTH)
+    if len(set(password)) == 1:
+        raise DomainError("password_same_digit")
+    if _straight_run(password):
+        raise DomainError("password_sequence")
+    if password in _birth_forms(customer_row.birth_date) or \
+            (customer_row.birth_date and f"{customer_row.birth_date:%Y%m%d}" in password):
+        raise DomainError("password_birth_date")
+    if (customer_row.id_number or "").upper().endswith(password):
+        raise DomainError("password_id_tail")
+
+
+def set_servicing_password(customer_id, password, repeated, verification_id):
+    """Save the password (hashed) after a fresh passed liveness check of this customer; the
+    first time (account authentication) this makes the account 已认证."""
+    row = customer(customer_id)
+    if row is None:
+        raise DomainError("account_not_bound")
+    verification = _fresh_pass(customer_id, verification_id, VIDEO_PURPOSES)
+    check_password_rules(row, password, repeated)
+    row.servicing_password_hash = generate_password_hash(password)
+    if row.auth_status != "VERIFIED" and passed_video(customer_id) is not None:
+        row.auth_status = "VERIFIED"
+        row.authenticated_at = clock.now()
+    audit.record(db.session, "password_set", "customer", customer_id,
+                 after={"verification_id": verification.id, "purpose": verification.purpose})
+    db.session.commit()
+    return row
+
+
+def check_servicing_password(customer_id, password):
+    """For the servicing items: True when `password` is the customer's servicing password."""
+    row = customer(customer_id)
+    return bool(row and row.servicing_password_hash and password
+                and check_password_hash(row.servicing_password_hash, password))
+
+
+def verify_reset_code(customer_id, code):
+    """Password reset, step 1: the code sent to the customer's 预留手机号."""
+    row = customer(customer_id)
+    if row is None:
+        raise DomainError("account_not_bound")
+    codes.verify(row.mobile, "PASSWORD_RESET", code)
+    db.session.commit()
+    return row
