@@ -210,10 +210,16 @@ def issue_invitations(now=None, chunk=INVITE_CHUNK, send=True):
 
 
 def _send_after_commit(message_ids):
-    from app.tasks.sms import send_sms
+    """Hand the committed messages to the SMS workers: SendBatchSms calls of up to 100 numbers."""
+    from app.services.sms import BATCH_SIZE
+    from app.tasks.sms import send_sms, send_sms_batch
 
-    for message_id in message_ids:
-        send_sms.delay(message_id)
+    for start in range(0, len(message_ids), BATCH_SIZE):
+        chunk = message_ids[start:start + BATCH_SIZE]
+        if len(chunk) == 1:
+            send_sms.delay(chunk[0])
+        else:
+            send_sms_batch.delay(chunk)
 
 
 def _invite_chunk(now, chunk):
