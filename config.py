@@ -174,6 +174,7 @@ FAB_ROLES = {
     ],
     "Agent": [
         [r"(RevisitTaskView|Agent.*View)", r"can_(list|show)"],
+        [r"Agent.*View", r"can_(claim|record|reveal)"],  # the workbench: take, call, unmask
         [r"(Revisits|RevisitTasks|Workbench)", "menu_access"],
         ["ResetMyPasswordView", "can_this_form_(get|post)"],
     ],

@@ -102,6 +102,25 @@ MESSAGES = {
     "password_sequence": _l("服务密码不能是连续的数字,如123456或654321"),
     "wechat_not_configured": _l("微信登录暂未开通,请使用手机号验证码登录"),
     "wechat_failed": _l("微信授权失败,请重新进入或使用手机号验证码登录"),
+    # phone revisit (app/services/phone_revisit.py, letters.py, export.py)
+    "task_not_found": _l("回访任务不存在,或不是分配给您的任务"),
+    "task_not_claimable": _l("该任务已被其他专员领取或不在待回访队列中"),
+    "claim_one_at_a_time": _l("您手上还有未完成的回访任务,请先完成或释放后再领取"),
+    "task_not_yours_to_record": _l("该任务不在您的回访中,不能登记通话结果(可能已超时释放或被重新分配)"),
+    "agent_not_found": _l("请选择一位在职的回访专员"),
+    "attempt_bad_outcome": _l("请选择通话结果"),
+    "attempt_answers_not_reached": _l("未与投保人本人通话时不能登记问卷答案"),
+    "attempt_success_with_no": _l("有问题回答为“否”,不能登记为成功,请选择“发现问题”"),
+    "attempt_holder_not_verified": _l("回访成功须确认已与投保人本人通话"),
+    "attempt_problem_reason": _l("发现问题时请填写问题说明,或在问卷中标出回答为“否”的问题"),
+    "callback_time_required": _l("预约回拨请填写回拨时间"),
+    "callback_time_bad": _l("回拨时间格式不正确,例如 2026-11-25 15:30"),
+    "callback_time_range": _l("回拨时间须晚于现在,且在 %(days)s 天以内"),
+    "attempt_same_day": _l("该任务今天已拨打过,电话回访须在不同日期进行,请明天再拨"),
+    "attempt_cap_reached": _l("电话回访已达 %(max)s 次上限"),
+    "reveal_bad_field": _l("只能查看证件号码或手机号码"),
+    "letter_not_due": _l("该任务无需信函回访"),
+    "export_bad_range": _l("请填写正确的起止日期(开始日期不晚于结束日期,跨度不超过 366 天)"),
 }
 
 

@@ -5,6 +5,8 @@ from celery.schedules import crontab
 def beat_schedule(config):
     schedule = {
         "sms-dispatch-due": {"task": "sms.dispatch_due", "schedule": 60.0},
+        "phone-release-lapsed": {"task": "phone_revisit.release_lapsed", "schedule": 60.0},
+        "phone-reopen-callbacks": {"task": "phone_revisit.reopen_lapsed_callbacks", "schedule": 60.0},
     }
     # e-revisit (app/tasks/revisit.py): invitations every minute; the day-4 expiry every 10 minutes
     # and right after midnight, when a day's deadlines fall; the optional day-2 reminder at 10:00.

@@ -51,6 +51,7 @@ def register_views(appbuilder):
     from app.views.api import register_apis
 
     register_apis(appbuilder)
+    register_phone_revisit(appbuilder)
     from app.views.intake import register_intake  # policy intake API and file import
 
     register_intake(appbuilder)
@@ -71,3 +72,18 @@ def register_customer_pages():
     from app.views.customer_revisit import bp as customer_revisit_bp
 
     current_app.register_blueprint(customer_revisit_bp)
+
+
+def register_phone_revisit(appbuilder):
+    """The agents' workbench, the supervisors' board and dashboard, the call-centre API."""
+    from app.views.dashboard import RevisitDashboardView
+    from app.views.phone_api import PhoneRevisitApi
+    from app.views.workbench import AgentWorkbenchView, RevisitSupervisionView
+
+    for view, name, label, icon in (
+            (AgentWorkbenchView, "Workbench", _l("回访工作台"), "fa-headphones"),
+            (RevisitSupervisionView, "RevisitSupervision", _l("电话回访调度"), "fa-tasks"),
+            (RevisitDashboardView, "RevisitDashboard", _l("回访看板"), "fa-bar-chart")):
+        appbuilder.add_view(view, name, label=label, icon=icon, category="Revisits",
+                            category_label=CATEGORY_LABELS["Revisits"])
+    appbuilder.add_api(PhoneRevisitApi)
