@@ -14,7 +14,7 @@ from app.extensions import db, limiter
 from app.forms.revisit import FacePhotoForm, questionnaire_form
 from app.models import IdentityVerification
 from app.models.policy import POLICY_STATUSES
-from app.services import clock
+from app.services import clock, revisit
 from app.services.errors import DomainError
 
 bp = Blueprint("customer_revisit", __name__)
@@ -52,13 +52,8 @@ link_limit = limiter.shared_limit(_link_limit, scope="revisit-link", deduct_when
                                   on_breach=_too_many)
 
 
-def _revisit():
-    from app.services import revisit
-
-    return revisit
-
-
 def _identity():
+    # imported on first use: face_recognition loads its dlib models at import (about a second)
     from app.services import identity
 
     return identity
@@ -69,7 +64,7 @@ def _client():
 
 
 def _evidence(link, step, task_id=None, data=None):
-    _revisit().record_evidence(link.id, task_id, step, data=data, **_client())
+    revisit.record_evidence(link.id, task_id, step, data=data, **_client())
     db.session.commit()
 
 
@@ -81,13 +76,13 @@ def _invalid():
 
 def _load_link(code):
     try:
-        return _revisit().link_by_code(code)
+        return revisit.link_by_code(code)
     except DomainError:
         return None
 
 
 def _expired(link):
-    return _revisit().link_state(link, clock.now()) == "EXPIRED"
+    return revisit.link_state(link, clock.now()) == "EXPIRED"
 
 
 def _expired_page():
@@ -184,7 +179,7 @@ def submit_face(code):
 
 
 def _own_verification(code, verification_id):
-    """(link, verification) when the check was started by this browser for this link, else (None, None)."""
+    """(link, verification) when this browser started the check for this link, else (link or None, None)."""
     link = _load_link(code)
     started = session.get(SESSION_FACE) or {}
     if link is None or started.get("link") != link.id or started.get("verification") != verification_id:
@@ -275,7 +270,7 @@ def pending_list(code):
     link, response = _verified_link(code)
     if response is not None:
         return response
-    tasks = _revisit().pending_tasks(link)
+    tasks = revisit.pending_tasks(link)
     _evidence(link, STEP_LIST_VIEWED, data={"task_ids": [t.id for t in tasks]})
     if not tasks:
         return render_template("h5/closing.html", hotline=current_app.config["HOTLINE"])
@@ -284,7 +279,7 @@ def pending_list(code):
 
 def _own_task(link, task_id):
     try:
-        return _revisit().task_for_link(link, task_id)
+        return revisit.task_for_link(link, task_id)
     except DomainError:
         return None
 
@@ -303,7 +298,7 @@ def questionnaire(code, task_id):
         return render_template("h5/message.html", title=_("温馨提示"), status="info",
                                message=DomainError(key, hotline=current_app.config["HOTLINE"]).message,
                                back_url=url_for(".pending_list", code=code)), 409
-    questions = _revisit().render_questions(task)
+    questions = revisit.render_questions(task)
     form = questionnaire_form(questions, task_id=str(task.id))
     error = None
     status = 200
@@ -316,7 +311,7 @@ def questionnaire(code, task_id):
         status = 400
     else:
         try:
-            task = _revisit().submit_online_answers(link.id, task.id, form.answers(), **_client())
+            task = revisit.submit_online_answers(link.id, task.id, form.answers(), **_client())
         except DomainError as failure:
             db.session.rollback()
             error, status = failure.message, 409
@@ -349,6 +344,6 @@ def after_result(code):
     link, response = _verified_link(code)
     if response is not None:
         return response
-    if _revisit().pending_tasks(link):
+    if revisit.pending_tasks(link):
         return redirect(url_for(".pending_list", code=code))
     return render_template("h5/closing.html", hotline=current_app.config["HOTLINE"])

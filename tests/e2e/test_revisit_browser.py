@@ -60,7 +60,9 @@ def worker_server(servers, app):
             server.shutdown()
             thread.join(10)
     finally:
-        app.extensions["celery"].set_default()  # the session app's eager Celery again
+        session_celery = app.extensions["celery"]  # the other tests run eagerly on the session app
+        session_celery.set_default()
+        session_celery.set_current()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import time_machine
 from app.extensions import db
 from app.models import (Customer, IdentityVerification, Policy, RevisitAnswer, RevisitEvidence,
                         RevisitLink, RevisitTask, SmsMessage)
-from app.services import clock
 from tests.conftest import csrf_token
 
 FACES = "/work/shared/testdata/faces"
