@@ -251,7 +251,8 @@ def verification_of(customer_id, verification_id):
         .one_or_none()
 
 
-def _fresh_pass(customer_id, verification_id, purposes):
+def fresh_pass(customer_id, verification_id, purposes=VIDEO_PURPOSES):
+    """The customer's own passed liveness check, recent enough to set a password; raise otherwise."""
     verification = verification_of(customer_id, verification_id) if verification_id else None
     if verification is None or verification.status != "PASSED" or verification.purpose not in purposes \
             or verification.kind != "VIDEO":
@@ -302,7 +303,7 @@ def set_servicing_password(customer_id, password, repeated, verification_id):
     row = customer(customer_id)
     if row is None:
         raise DomainError("account_not_bound")
-    verification = _fresh_pass(customer_id, verification_id, VIDEO_PURPOSES)
+    verification = fresh_pass(customer_id, verification_id)
     check_password_rules(row, password, repeated)
     row.servicing_password_hash = generate_password_hash(password)
     if row.auth_status != "VERIFIED" and passed_video(customer_id) is not None:

@@ -509,6 +509,12 @@ def password():
                        and g.customer.servicing_password_hash):
         flash(DomainError("face_not_passed").message, "info")
         return redirect(url_for(".authenticate") if purpose != "PASSWORD_RESET" else url_for(".reset_password"))
+    try:
+        account.fresh_pass(g.customer.id, started.get("id"))
+    except DomainError as failure:
+        session.pop(SESSION_VERIFICATION, None)
+        flash(failure.message, "error")
+        return redirect(url_for(".face", purpose=purpose or "ACCOUNT_AUTH"))
     form = PasswordForm()
     error, status = None, 200
     if request.method == "POST":
