@@ -1,12 +1,19 @@
 """Back-office views of SMS templates and the message log / outbox (短信管理)."""
 import re
 
+from flask import flash, redirect, url_for
+from flask_appbuilder import expose, has_access
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms.validators import ValidationError
 
+from app.extensions import db
 from app.models.sms import SMS_STATUSES, SmsMessage, SmsTemplate
+from app.services import sms
+from app.services.errors import DomainError
 from app.services.sms import CONNECT_ERROR, UNKNOWN_RESULT
-from app.views.base import READ_ONLY, PortalModelView, _l, datamodel, mask_mobile
+from app.views.base import PortalModelView, _l, datamodel, mask_mobile
 
 CODE_HINTS = {
     UNKNOWN_RESULT: _l("结果未知:可能已发出,系统不会自动重发,请人工核实"),
@@ -51,10 +58,17 @@ class SmsTemplateView(PortalModelView):
     search_columns = ["code", "name", "provider_template_code", "is_active"]
 
 
+class ResendForm(FlaskForm):
+    """A bare POST: only the CSRF token."""
+
+
 class SmsMessageView(PortalModelView):
     entity_label = _l("短信")
     datamodel = datamodel(SmsMessage)
-    base_permissions = READ_ONLY
+    # A read-only log; "resend" (Admin, Supervisor) makes a new message for a FAILED one.
+    base_permissions = ["can_list", "can_show", "can_resend"]
+    method_permission_name = {"resend": "resend"}
+    show_template = "sms/message_show.html"
     label_columns = {"template": _l("模板"), "phone": _l("手机号"), "content": _l("短信内容"),
                      "purpose": _l("用途"), "backend": _l("通道"), "status": _l("状态"),
                      "out_id": _l("外部流水号"), "biz_id": _l("回执ID"), "request_id": _l("请求ID"),
@@ -74,3 +88,34 @@ class SmsMessageView(PortalModelView):
                       "created_at", "sent_at", "biz_id", "out_id"]
     formatters_columns = {"phone": mask_mobile, "provider_code": provider_code_label}
     base_order = ("created_at", "desc")
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        pk = self._deserialize_pk_if_composite(pk)
+        widgets = self._show(pk)
+        message = self.datamodel.get(pk, self._base_filters)
+        may_resend = message is not None and message.status == "FAILED" and \
+            self.appbuilder.sm.has_access("can_resend", self.class_permission_name)
+        return self.render_template(
+            self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+            related_views=self._related_views, resend_form=ResendForm() if may_resend else None,
+            unknown_result=message is not None and message.provider_code == UNKNOWN_RESULT)
+
+    @expose("/resend/<int:pk>", methods=["POST"])
+    @has_access
+    def resend(self, pk):
+        if not ResendForm().validate_on_submit():
+            flash(_("页面已过期,请刷新后重试。"), "danger")
+            return redirect(url_for(".show", pk=pk))
+        try:
+            message = sms.resend(pk)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+            return redirect(url_for(".show", pk=pk))
+        from app.tasks.sms import send_sms
+
+        send_sms.delay(message.id)
+        flash(_("已重新发送,新的短信记录编号 %(id)s", id=message.id), "success")
+        return redirect(url_for(".show", pk=message.id))

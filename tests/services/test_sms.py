@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models.sms import SmsMessage, SmsTemplate
 from app.services import clock, sms
 from app.services.errors import DomainError
-from tests.conftest import login
+from tests.conftest import csrf_token, login
 from tests.fake_dysms import FakeDysms
 
 NOW = datetime(2026, 11, 25, 10, 0, 0, tzinfo=clock.ZONE)
@@ -390,3 +390,27 @@ def test_admin_edits_a_template_and_new_messages_use_it(client, seeded):
     message = sms.queue("VERIFY_CODE", "13800138000", {"code": "654321", "minutes": "5"})
     assert message.content == "【验证码】654321,5分钟内有效。"
     assert message.template.provider_template_code == "SMS_CODE_02"
+
+
+def test_a_supervisor_resends_a_failed_message_after_checking(client, fake, frozen):
+    fake.answer("OK", delay=2.0)  # timed out: the result is unknown
+    message_id = queue_invite()
+    sms.send(message_id)
+    login(client, "operator")
+    page = client.get(f"/smsmessageview/show/{message_id}").get_data(as_text=True)
+    assert "结果未知" in page and "重新发送" not in page  # operators see it, a supervisor decides
+    client.post(f"/smsmessageview/resend/{message_id}", data={"csrf_token": client.csrf})
+    assert db.session.query(SmsMessage).count() == 1
+    client.get("/logout/")
+    login(client, "supervisor")
+    page = client.get(f"/smsmessageview/show/{message_id}").get_data(as_text=True)
+    assert "系统不会自动重发" in page and "重新发送" in page
+    client.post(f"/smsmessageview/resend/{message_id}", data={})  # no CSRF token: refused
+    assert db.session.query(SmsMessage).count() == 1
+    response = client.post(f"/smsmessageview/resend/{message_id}", data={"csrf_token": csrf_token(page)},
+                           follow_redirects=True)
+    assert "已重新发送" in response.get_data(as_text=True)
+    db.session.commit()
+    new = db.session.query(SmsMessage).filter(SmsMessage.id != message_id).one()
+    assert (new.status, new.content) == ("SENT", reload(message_id).content)
+    assert reload(message_id).status == "FAILED" and len(fake.calls()) == 2
