@@ -1,0 +1,135 @@
+"""账户认证 in a real browser: Debian's Chromium through Playwright, in a phone viewport, against the
+portal served over HTTP on loopback and the test MariaDB.
+
+Sign in with mobile + the code read from the outbox, bind 李明's offline policy, read the 4 digits,
+upload the liveness video through the file-input fallback (the headless browser has no camera),
+set the servicing password and see 已认证 in 个人中心. Screenshots go to test-output/e2e/."""
+import os
+import re
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.extensions import db
+from app.models import Customer, IdentityVerification, SmsMessage
+
+pytestmark = pytest.mark.e2e
+
+FACES = "/work/shared/testdata/faces"
+CLIP = os.path.join(FACES, "short_hamilton_clip.mp4")
+SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "test-output", "e2e")
+CHROMIUM = "/usr/bin/chromium"
+PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
+             locale="zh-CN",
+             user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+                        "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1 MicroMessenger/8.0")
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+@pytest.fixture
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser
+        browser.close()
+
+
+def shot(page, name):
+    os.makedirs(SHOTS, exist_ok=True)
+    page.screenshot(path=os.path.join(SHOTS, f"account-{name}.png"), full_page=True)
+
+
+def outbox_code(phone):
+    db.session.commit()  # end our snapshot: the server wrote the message in its own session
+    message = db.session.query(SmsMessage).filter_by(phone=phone, purpose="CODE") \
+        .order_by(SmsMessage.id.desc()).first()
+    return re.search(r"验证码为(\d{6})", message.content).group(1)
+
+
+def test_sign_in_bind_video_password_and_see_verified(seeded, live_server, browser):
+    from app.services import identity
+
+    li = db.session.query(Customer).filter_by(customer_no="C0004").one()  # 李明: offline policy
+    with open(os.path.join(FACES, "lin-manuel-miranda.png"), "rb") as handle:
+        identity.attach_reference_photo(li.id, handle.read())
+    name, id_number, mobile = li.name, li.id_number, li.mobile
+
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+
+    page.goto(live_server + "/my/")
+    assert page.url.endswith("/my/signin?next=/my/?") or "/my/signin" in page.url
+    page.fill("#mobile", mobile)
+    page.click("#send-code")
+    page.wait_for_selector("text=验证码已发送至")
+    shot(page, "01-code-sent")
+    page.fill("#code", outbox_code(mobile))
+    page.click("#signin-btn")
+    page.wait_for_url("**/my/")
+    assert page.inner_text("#auth-status").strip() == "未认证"
+    shot(page, "02-center-unverified")
+
+    page.click("#go-auth")  # 请认证
+    page.fill("#name", name)
+    page.select_option("#id_type", "RESIDENT_ID")
+    page.fill("#id_number", id_number)
+    assert page.input_value("#mobile") == mobile  # the signed-in number: no second code needed
+    shot(page, "03-bind-form")
+    page.click("#bind-btn")
+    page.wait_for_selector("text=保单绑定成功")
+    shot(page, "04-bound")
+
+    page.click("#start-auth")  # 开始认证
+    page.wait_for_selector("text=请在光线充足环境下,确保正脸对准屏幕框")
+    shot(page, "05-face-intro")
+    page.click("#next-btn")  # 下一步
+    page.wait_for_url("**/my/face/record")
+    digits = "".join(page.locator("#challenge-digits span").all_inner_texts())
+    assert re.fullmatch(r"\d{4}", digits)
+    shot(page, "06-digits")
+
+    page.click("#ready-btn")  # 已记住,进入录制: no camera here, so the file input takes over
+    page.wait_for_selector("#fallback", state="visible", timeout=15_000)
+    page.set_input_files("#video-file", CLIP)
+    page.wait_for_selector("#video-chosen", state="visible")
+    shot(page, "07-video-chosen")
+    page.click("#upload-btn")  # ✓ 确认上传
+    page.wait_for_url("**/my/password", timeout=120_000)
+    assert page.locator("text=人脸识别通过").count() == 1
+    shot(page, "08-password")
+
+    page.fill("#password", "731950")
+    page.fill("#repeated", "731590")
+    page.click("#password-btn")
+    page.wait_for_selector("text=两次输入的密码不一致")
+    page.fill("#password", "731950")
+    page.fill("#repeated", "731950")
+    page.click("#password-btn")
+    page.wait_for_url("**/my/")
+    assert page.inner_text("#auth-status").strip() == "已认证"
+    assert page.locator("text=880000002000001").count() == 1
+    shot(page, "09-center-verified")
+
+    db.session.commit()
+    li = db.session.get(Customer, li.id)
+    assert li.auth_status == "VERIFIED" and li.servicing_password_hash
+    video = db.session.query(IdentityVerification).filter_by(customer_id=li.id, kind="VIDEO").one()
+    assert video.status == "PASSED" and video.challenge_digits == digits
+    context.close()
