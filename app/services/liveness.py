@@ -122,48 +122,51 @@ def analyze_video(path, reference_encoding, settings=None, every_frame_full_size
         if not capture.isOpened():
             raise VideoUnreadable(path)
         fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
-        if not (1.0 <= fps <= 240.0):
+        if not (1.0 <= fps <= 240.0):  # browser recordings (WebM) often carry no usable rate
             fps = 30.0
-        max_frames = int(cfg["LIVENESS_MAX_SECONDS"] * fps)
-        if every_frame_full_size:
-            detect_step = landmark_step = 1
-        else:
-            detect_step = max(1, round(fps / cfg["LIVENESS_DETECT_FPS"]))
-            landmark_step = max(1, round(fps / cfg["LIVENESS_LANDMARK_FPS"]))
-        encode_gap = cfg["LIVENESS_ENCODE_SECONDS"] * fps
+        # sampled by timestamp, not frame number: MediaRecorder videos have a variable frame rate
+        detect_every = 0.0 if every_frame_full_size else 1.0 / cfg["LIVENESS_DETECT_FPS"]
+        landmark_every = 0.0 if every_frame_full_size else 1.0 / cfg["LIVENESS_LANDMARK_FPS"]
+        next_detect = next_landmark = 0.0
 
         detections, ears, residuals, encodings = [], [], [], []
         track_box, track_reference, last_encoded_at, track_distance = None, None, None, None
         index = decoded = 0
-        size = None
-        while index < max_frames and capture.grab():
-            is_detect = index % detect_step == 0
-            is_landmark = index % landmark_step == 0
+        size, second = None, 0.0
+        while capture.grab():
+            stamp = capture.get(cv2.CAP_PROP_POS_MSEC)
+            second = stamp / 1000.0 if stamp > 0 or index == 0 else index / fps
+            index += 1
+            if second > cfg["LIVENESS_MAX_SECONDS"]:
+                break
+            is_detect = second >= next_detect - 1e-6
+            is_landmark = second >= next_landmark - 1e-6
             if not (is_detect or is_landmark):
-                index += 1
                 continue
             ok, frame = capture.retrieve()
             if not ok or frame is None:
-                index += 1
                 continue
+            if is_detect:
+                next_detect = max(next_detect + detect_every, second + detect_every / 2)
+            if is_landmark:
+                next_landmark = max(next_landmark + landmark_every, second + landmark_every / 2)
             decoded += 1
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             height, width = rgb.shape[:2]
             size = (width, height)
-            second = round(index / fps, 2)
             if is_detect:
                 boxes = _detect(rgb, cfg, every_frame_full_size)
-                row = {"t": second, "faces": len(boxes)}
+                row = {"t": round(second, 2), "faces": len(boxes)}
                 if len(boxes) == 1:
                     box = boxes[0]
                     jumped = track_box is None or _iou(box, track_box) < 0.3
-                    due = last_encoded_at is None or index - last_encoded_at >= encode_gap
+                    due = last_encoded_at is None or second - last_encoded_at >= cfg["LIVENESS_ENCODE_SECONDS"]
                     if jumped or due or every_frame_full_size:
                         encoding = face_recognition.face_encodings(rgb, [box])[0]
                         distance = float(np.linalg.norm(encoding - reference_encoding))
-                        encodings.append((second, encoding, distance))
+                        encodings.append((round(second, 2), encoding, distance))
                         row["distance"] = round(distance, 3)
-                        last_encoded_at, track_distance = index, distance
+                        last_encoded_at, track_distance = second, distance
                     if jumped:
                         track_reference = None
                     track_box = box
@@ -181,14 +184,13 @@ def analyze_video(path, reference_encoding, settings=None, every_frame_full_size
                         residual = nonrigid_residual(track_reference, shape)
                         if residual is not None:
                             residuals.append(residual)
-            index += 1
     finally:
         capture.release()
     if decoded == 0:
         raise VideoUnreadable(path)
     return {
         "fps": round(fps, 2), "frames_read": index, "frames_decoded": decoded, "size": size,
-        "seconds": round(index / fps, 2), "detections": detections,
+        "seconds": round(second, 2), "detections": detections,
         "distances": [round(d, 3) for _, _, d in encodings],
         "encodings": [e for _, e, _ in encodings],
         "ears": ears,

@@ -180,3 +180,25 @@ def test_cli_check_video_unusable_file(app, tmp_path):
     fake.write_text("a text file renamed .mp4")
     code, out = run_cli(app, path("lin-manuel-miranda.png"), str(fake))
     assert code == 2 and out["decision"] == "UNUSABLE" and out["reasons"] == ["identity_not_video"]
+
+
+def test_a_webm_recording_is_accepted_and_checked(app, tmp_path):
+    """Browsers' MediaRecorder uploads WebM: the clip's middle (2.7 s to 7.2 s) re-encoded to VP8."""
+    capture = cv2.VideoCapture(CLIP)
+    target = str(tmp_path / "recording.webm")
+    writer = None
+    for index in range(216):
+        ok, frame = capture.read()
+        if not ok or index < 80:
+            continue
+        if writer is None:
+            height, width = frame.shape[:2]
+            writer = cv2.VideoWriter(target, cv2.VideoWriter_fourcc(*"VP80"), capture.get(cv2.CAP_PROP_FPS),
+                                     (width, height))
+        writer.write(frame)
+    writer.release()
+    capture.release()
+    with open(target, "rb") as handle:
+        assert identity.check_video_bytes(handle.read()) == "webm"
+    status, reasons, scores, _ = identity.check_video(target, encoding("lin-manuel-miranda.png"))
+    assert (status, reasons) == ("PASSED", []), scores
