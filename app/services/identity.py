@@ -213,6 +213,8 @@ def reference_encoding(customer):
     try:
         key = (path, os.path.getmtime(path))
         if key not in _reference_cache:
+            if len(_reference_cache) >= 512:
+                _reference_cache.clear()
             with open(path, "rb") as handle:
                 _reference_cache[key] = encode_image(handle.read())
     except (OSError, DomainError):
@@ -263,7 +265,8 @@ def _finish(verification, status, reasons, distance=None, **details):
 
 def run_photo_verification(verification_id):
     """Compare the stored selfie with the customer's reference; record the outcome."""
-    verification = db.session.get(IdentityVerification, verification_id)
+    # the row lock makes a redelivered task wait and then find the check already done
+    verification = db.session.get(IdentityVerification, verification_id, with_for_update=True)
     if verification is None or verification.status != "PENDING":
         return None
     customer = db.session.get(Customer, verification.customer_id)
@@ -384,7 +387,8 @@ def check_video(path, reference):
 
 def run_video_verification(verification_id):
     """Check a stored liveness video; on a passed ACCOUNT_AUTH check enrol the face."""
-    verification = db.session.get(IdentityVerification, verification_id)
+    # the row lock makes a redelivered task wait and then find the check already done
+    verification = db.session.get(IdentityVerification, verification_id, with_for_update=True)
     if verification is None or verification.status != "PENDING":
         return None
     customer = db.session.get(Customer, verification.customer_id)
