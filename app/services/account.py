@@ -113,6 +113,13 @@ def _locked_error():
     return DomainError("bind_locked", minutes=config["BIND_LOCK_MINUTES"], hotline=config["HOTLINE"])
 
 
+def _same_name(stored, entered):
+    """Names compare without spaces and case: 李 明 is 李明, john smith is John Smith."""
+    def plain(value):
+        return re.sub(r"[\s·・.]", "", value or "").casefold()
+    return bool(plain(entered)) and plain(stored) == plain(entered)
+
+
 def bind(name, id_type, id_number, mobile, code=None, signed_in_phone=None, openid=None, ip=None):
     """Bind the signed-in visitor to the one policyholder matching all of name, ID and mobile.
 
@@ -121,7 +128,6 @@ def bind(name, id_type, id_number, mobile, code=None, signed_in_phone=None, open
     message bind_mismatch, so the form never tells which field was wrong.
     """
     id_number = re.sub(r"\s", "", id_number or "").upper()
-    name = re.sub(r"\s", "", name or "")
     if id_type not in ID_TYPES:
         raise DomainError("id_type_unknown")
     if bind_locked(phone=signed_in_phone, openid=openid, ip=ip, id_type=id_type, id_number=id_number):
@@ -132,9 +138,10 @@ def bind(name, id_type, id_number, mobile, code=None, signed_in_phone=None, open
         phone = codes.verify(mobile, "BIND", code)
     customer = None
     if id_document_valid(id_type, id_number):
-        customer = db.session.query(Customer).filter(
-            Customer.id_type == id_type, Customer.id_number == id_number, Customer.name == name,
-            Customer.mobile == phone, _holders()).one_or_none()
+        candidates = db.session.query(Customer).filter(
+            Customer.id_type == id_type, Customer.id_number == id_number, Customer.mobile == phone,
+            _holders()).all()
+        customer = next((c for c in candidates if _same_name(c.name, name)), None)
     if customer is None:
         db.session.commit()  # the code, if one was given, is spent
         _record_bind_failure(signed_in_phone, openid, id_type, id_number)

@@ -563,5 +563,14 @@ def reset_password():
     return render_template("account/reset.html", form=form, error=error, customer=g.customer), status
 
 
+@bp.errorhandler(413)
+def _too_large(error):
+    message = _("文件过大,请录制10秒以内的视频后重新上传。")
+    if _wants_json():
+        return jsonify({"error": message}), 413
+    return _message(_("文件过大"), message, status="warn", code=413,
+                    actions=[(url_for(".face"), _("重新录制"))])
+
+
 def register_account():
     current_app.register_blueprint(bp)

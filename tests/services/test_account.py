@@ -243,3 +243,9 @@ def test_failed_videos_today_are_limited(frozen):
     with pytest.raises(DomainError) as error:
         account.start_video_check(found.id, b"whatever", "1234", "ACCOUNT_AUTH")
     assert error.value.key == "face_too_many_today"
+
+
+def test_names_compare_without_spaces(frozen):
+    data = li_ming()
+    assert account.bind("李 明", data["id_type"], data["id_number"], data["mobile"],
+                        signed_in_phone=data["mobile"]).customer_no == "C0004"

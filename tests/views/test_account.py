@@ -478,3 +478,11 @@ def test_password_reset_needs_a_code_and_a_face_video(seeded, client, monkeypatc
     assert account.check_servicing_password(li.id, "503817") and not account.check_servicing_password(li.id, "731950")
     check = db.session.query(IdentityVerification).filter_by(customer_id=li.id).one()
     assert (check.purpose, check.status) == ("PASSWORD_RESET", "PASSED")
+
+
+def test_an_oversized_video_gets_a_chinese_message(seeded, client, monkeypatch):
+    bound_li_ming(client)
+    text, _ = start_recording(client)
+    monkeypatch.setitem(client.application.config, "MAX_CONTENT_LENGTH", 64 * 1024)
+    response = upload(client, text, b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100_000)
+    assert response.status_code == 413 and "文件过大" in page(response)
