@@ -276,11 +276,11 @@ def assign(task_id, agent_id, by_user_id=None):
     task = _locked(task_id)
     if task.status not in PHONE_OPEN:
         raise DomainError("task_bad_transition", status=task.status, event="assign")
-    now = clock.now()
+    until = clock.now() + timedelta(minutes=_setting("CLAIM_RESERVATION_MINUTES"))  # before any change
     task.assigned_to_id = agent.id
     if task.status != "CALLBACK":  # a booked callback keeps its time, with its new agent
         task.status = "IN_CALL"
-        task.reserved_until = now + timedelta(minutes=_setting("CLAIM_RESERVATION_MINUTES"))
+        task.reserved_until = until
     db.session.commit()
     return task
 

@@ -55,7 +55,7 @@ def _paging():
 
 class PhoneRevisitApi(BaseApi):
     resource_name = "phone_revisit"
-    allow_browser_login = True
+    allow_browser_login = False  # the call-centre system signs in with JWT; no browser sessions
     base_permissions = ["can_get"]
     openapi_spec_tag = "Phone revisit"
 
