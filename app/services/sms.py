@@ -151,7 +151,14 @@ def send(message_id) -> str:
     except Exception as exc:  # a bug in a backend after the claim: the SMS may have left
         current_app.logger.exception("SMS %s: backend raised", message_id)
         result = SendResult("FAILED", UNKNOWN_RESULT, f"{type(exc).__name__}: {exc}")
-    for key, value in _outcome(result, message.send_attempts, clock.now()).items():
+    values = _outcome(result, message.send_attempts, clock.now())
+    # Re-read under a row lock: a delivery receipt (found by our OutId) may have overtaken
+    # Alibaba's reply; it has the last word on the status.
+    message = db.session.query(SmsMessage).filter_by(id=message_id).with_for_update() \
+        .populate_existing().one()
+    if message.status != "SENDING":
+        values = {k: v for k, v in values.items() if k not in ("status", "next_attempt_at")}
+    for key, value in values.items():
         setattr(message, key, value)
     db.session.commit()
     return message.status
@@ -176,9 +183,12 @@ def send_batch(message_ids) -> dict:
             .values(status="SENDING", request_id=token, send_attempts=SmsMessage.send_attempts + 1,
                     updated_at=now)
             .execution_options(synchronize_session=False))
-    claimed = db.session.query(SmsMessage).filter(
-        SmsMessage.request_id == token, SmsMessage.status == "SENDING",
-    ).order_by(SmsMessage.backend, SmsMessage.template_id, SmsMessage.id).all()
+    # Plain rows, not ORM objects: the commits below would expire and reload each one.
+    claimed = db.session.query(
+        SmsMessage.id, SmsMessage.phone, SmsMessage.params, SmsMessage.backend,
+        SmsMessage.template_id, SmsMessage.send_attempts,
+    ).filter(SmsMessage.request_id == token, SmsMessage.status == "SENDING") \
+        .order_by(SmsMessage.backend, SmsMessage.template_id, SmsMessage.id).all()
     if claimed:
         audit.record(db.session, "claim", "sms_message", None,
                      after={"status": "SENDING", "ids": [m.id for m in claimed]})
@@ -188,12 +198,13 @@ def send_batch(message_ids) -> dict:
     for message in claimed:
         groups.setdefault((message.backend, message.template_id), []).append(message)
     counts = {}
-    for (backend_name, _template_id), messages in groups.items():
+    for (backend_name, template_id), messages in groups.items():
         backend = backend_for(backend_name)
         for start in range(0, len(messages), BATCH_SIZE):
             chunk = messages[start:start + BATCH_SIZE]
+            template = db.session.get(SmsTemplate, template_id)
             try:
-                result = backend.send_batch(chunk, chunk[0].template, out_id=token[6:38])
+                result = backend.send_batch(chunk, template, out_id=token[6:38])
             except Exception as exc:
                 current_app.logger.exception("SMS batch: backend raised")
                 result = SendResult("FAILED", UNKNOWN_RESULT, f"{type(exc).__name__}: {exc}")

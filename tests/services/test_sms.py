@@ -414,3 +414,30 @@ def test_a_supervisor_resends_a_failed_message_after_checking(client, fake, froz
     new = db.session.query(SmsMessage).filter(SmsMessage.id != message_id).one()
     assert (new.status, new.content) == ("SENT", reload(message_id).content)
     assert reload(message_id).status == "FAILED" and len(fake.calls()) == 2
+
+
+def test_a_receipt_that_overtakes_the_reply_keeps_the_last_word(app, client, fake, frozen):
+    import time
+
+    fake.answer("OK", delay=0.5)  # Alibaba's reply is slow, the delivery receipt is not
+    message_id = queue_invite()
+    done = []
+
+    def send():
+        with app.app_context():
+            done.append(sms.send(message_id))
+            db.session.remove()
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    for _ in range(100):
+        if fake.calls():
+            break
+        time.sleep(0.01)
+    receipt = {**fake.report_for(fake.calls()[0]), "biz_id": None}  # found by our OutId
+    assert client.post("/sms/report", json=[receipt]).get_json()["matched"] == 1
+    thread.join(10)
+    message = reload(message_id)
+    assert done == ["DELIVERED"]
+    assert (message.status, message.provider_code) == ("DELIVERED", "OK")
+    assert message.biz_id == fake.calls()[0].biz_id and message.sent_at == clock.now()
