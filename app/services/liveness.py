@@ -47,6 +47,20 @@ class VideoUnreadable(Exception):
     """OpenCV cannot read a single frame from the file."""
 
 
+def _crop(frame, box, margin=0.5):
+    """The face's neighbourhood of a BGR frame, as contiguous RGB, and the box inside it.
+
+    dlib copies the whole image it is given: a crop keeps landmarks and encodings cheap on HD video.
+    """
+    top, right, bottom, left = box
+    pad = int(max(bottom - top, right - left) * margin)
+    height, width = frame.shape[:2]
+    y0, x0 = max(0, top - pad), max(0, left - pad)
+    y1, x1 = min(height, bottom + pad), min(width, right + pad)
+    rgb = np.ascontiguousarray(cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_BGR2RGB))
+    return rgb, (top - y0, right - x0, bottom - y0, left - x0), np.array([x0, y0], dtype=np.float64)
+
+
 def _landmarks68(rgb, box):
     """The 68 landmark points of the face in `box` (top, right, bottom, left), or None."""
     found = face_recognition.face_landmarks(rgb, [box], model="large")
@@ -151,18 +165,18 @@ def analyze_video(path, reference_encoding, settings=None, every_frame_full_size
             if is_landmark:
                 next_landmark = max(next_landmark + landmark_every, second + landmark_every / 2)
             decoded += 1
-            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            height, width = rgb.shape[:2]
+            height, width = frame.shape[:2]
             size = (width, height)
             if is_detect:
-                boxes = _detect(rgb, cfg, every_frame_full_size)
+                boxes = _detect(frame, cfg, every_frame_full_size)
                 row = {"t": round(second, 2), "faces": len(boxes)}
                 if len(boxes) == 1:
                     box = boxes[0]
                     jumped = track_box is None or _iou(box, track_box) < 0.3
                     due = last_encoded_at is None or second - last_encoded_at >= cfg["LIVENESS_ENCODE_SECONDS"]
                     if jumped or due or every_frame_full_size:
-                        encoding = face_recognition.face_encodings(rgb, [box])[0]
+                        crop, inside, _ = _crop(frame, box)
+                        encoding = face_recognition.face_encodings(crop, [inside])[0]
                         distance = float(np.linalg.norm(encoding - reference_encoding))
                         encodings.append((round(second, 2), encoding, distance))
                         row["distance"] = round(distance, 3)
@@ -175,8 +189,10 @@ def analyze_video(path, reference_encoding, settings=None, every_frame_full_size
                     track_box, track_reference = None, None
                 detections.append(row)
             if track_box is not None and (is_landmark or is_detect):
-                shape = _landmarks68(rgb, track_box)
+                crop, inside, offset = _crop(frame, track_box)
+                shape = _landmarks68(crop, inside)
                 if shape is not None:
+                    shape += offset
                     ears.append(round(eye_aspect_ratio(shape), 4))
                     if track_reference is None:
                         track_reference = shape
@@ -201,14 +217,15 @@ def analyze_video(path, reference_encoding, settings=None, every_frame_full_size
     }
 
 
-def _detect(rgb, cfg, full_size):
+def _detect(frame, cfg, full_size):
+    """Face boxes in a BGR frame (full-size coordinates): HOG on a downscaled RGB copy."""
     if full_size:
-        return face_recognition.face_locations(rgb, number_of_times_to_upsample=1)
-    height, width = rgb.shape[:2]
+        return face_recognition.face_locations(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), number_of_times_to_upsample=1)
+    height, width = frame.shape[:2]
     scale = min(1.0, cfg["LIVENESS_FRAME_MAX_SIDE"] / max(height, width))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(width * scale), round(height * scale)),
-                                                interpolation=cv2.INTER_AREA)
-    boxes = face_recognition.face_locations(small, number_of_times_to_upsample=1)
+    small = frame if scale == 1.0 else cv2.resize(frame, (round(width * scale), round(height * scale)),
+                                                  interpolation=cv2.INTER_AREA)
+    boxes = face_recognition.face_locations(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), number_of_times_to_upsample=1)
     return [tuple(int(round(v / scale)) for v in box) for box in boxes]
 
 
