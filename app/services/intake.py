@@ -12,7 +12,7 @@ import zipfile
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import tuple_
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -306,16 +306,19 @@ def import_rows(rows, first_line=1, source="api"):
 
 
 def _write(rows, source):
+    """New customers, policies and beneficiaries go in with multi-row INSERTs (one audit event
+    for the batch lists them); policies already on file are compared and updated through the
+    ORM, so each real change is audited field by field."""
     now = clock.now()
-    customers = _customers(rows, now)
+    customers, new_customer_ids = _customers(rows, now)
     existing = {p.policy_no: p for p in db.session.query(Policy).filter(
         Policy.policy_no.in_([r["policy_no"] for r in rows]))}
     result = {"created": [], "updated": [], "unchanged": []}
-    new_policies = []
+    new_rows, today = [], clock.today()
     for row in rows:
         fields = dict(
-            product_id=row["product"].id, holder_id=customers[_key(row["holder"])].id,
-            insured_id=customers[_key(row["insured"])].id, issue_date=row["issue_date"],
+            product_id=row["product"].id, holder_id=customers[_key(row["holder"])],
+            insured_id=customers[_key(row["insured"])], issue_date=row["issue_date"],
             receipt_signed_date=row["receipt_signed_date"] or row["issue_date"],
             effective_date=row["effective_date"], status=row["status"], channel=row["channel"],
             premium=row["premium"], payment_mode=row["payment_mode"],
@@ -325,10 +328,8 @@ def _write(rows, source):
             fields["cash_value"] = row["cash_value"]
         policy = existing.get(row["policy_no"])
         if policy is None:
-            policy = Policy(policy_no=row["policy_no"], cash_value=fields.pop("cash_value", 0),
-                            cash_value_date=clock.today(), **fields)
-            db.session.add(policy)
-            new_policies.append((policy, row))
+            new_rows.append((row, dict(policy_no=row["policy_no"], cash_value=fields.pop("cash_value", 0),
+                                       cash_value_date=today, created_at=now, updated_at=now, **fields)))
             result["created"].append(row["policy_no"])
             continue
         changed = False
@@ -341,14 +342,21 @@ def _write(rows, source):
             changed = True
         result["updated" if changed else "unchanged"].append(row["policy_no"])
     db.session.flush()
-    for policy, row in new_policies:
-        for b in row["beneficiaries"] or []:
-            db.session.add(Beneficiary(policy_id=policy.id, version=1, created_at=now, **b))
-    db.session.flush()
-    result["tasks_created"] = revisit.create_tasks_for_policies([p.id for p, _ in new_policies])
+    new_ids = []
+    if new_rows:
+        db.session.execute(insert(Policy.__table__), [values for _, values in new_rows])
+        ids = dict(db.session.execute(select(Policy.policy_no, Policy.id).where(
+            Policy.policy_no.in_(result["created"]))).all())
+        new_ids = [ids[no] for no in result["created"]]
+        beneficiaries = [dict(policy_id=ids[row["policy_no"]], version=1, created_at=now, is_legal_heirs=False, **b)
+                         for row, _ in new_rows for b in row["beneficiaries"] or []]
+        if beneficiaries:
+            db.session.execute(insert(Beneficiary.__table__), beneficiaries)
+    result["tasks_created"] = revisit.create_tasks_for_policies(new_ids)
     audit.record(db.session, "intake", "policy", None, None,
                  {"source": source, **{k: len(v) for k, v in result.items() if isinstance(v, list)},
-                  "tasks_created": result["tasks_created"]})
+                  "tasks_created": result["tasks_created"], "created_policies": result["created"],
+                  "created_customers": new_customer_ids})
     return result
 
 
@@ -357,7 +365,9 @@ def _key(person):
 
 
 def _customers(rows, now):
-    """Find or create every holder and insured; the core system's newer name/mobile wins."""
+    """Find or create every holder and insured; returns ({(id_type, id_number): id}, new ids).
+
+    The core system's newer name and mobile win over what is on file."""
     people = {}
     for row in rows:
         for role in ("holder", "insured"):
@@ -367,25 +377,31 @@ def _customers(rows, now):
                 people[_key(person)] = person
     found = {(c.id_type, c.id_number): c for c in db.session.query(Customer).filter(
         tuple_(Customer.id_type, Customer.id_number).in_(list(people)))} if people else {}
+    new = []
     for key, person in people.items():
         customer = found.get(key)
         if customer is None:
-            if not person["mobile"]:
-                # an insured without a mobile of their own: reachable through the holder's
-                person = {**person, "mobile": _holder_mobile(rows, key)}
-            customer = Customer(customer_no=person["customer_no"] or "K" + uuid.uuid4().hex[:15].upper(),
-                                name=person["name"], gender=person["gender"], birth_date=person["birth_date"],
-                                id_type=person["id_type"], id_number=person["id_number"],
-                                mobile=person["mobile"], auth_status="UNVERIFIED")
-            db.session.add(customer)
-            found[key] = customer
-        else:
-            if customer.name != person["name"]:
-                customer.name = person["name"]
-            if person["mobile"] and customer.mobile != person["mobile"]:
-                customer.mobile = person["mobile"]
+            new.append(dict(customer_no=person["customer_no"] or "K" + uuid.uuid4().hex[:15].upper(),
+                            name=person["name"], gender=person["gender"], birth_date=person["birth_date"],
+                            id_type=person["id_type"], id_number=person["id_number"],
+                            mobile=person["mobile"] or _holder_mobile(rows, key),
+                            auth_status="UNVERIFIED", created_at=now, updated_at=now))
+            continue
+        if customer.name != person["name"]:
+            customer.name = person["name"]
+        if person["mobile"] and customer.mobile != person["mobile"]:
+            customer.mobile = person["mobile"]  # an insured without a mobile keeps the one on file
     db.session.flush()
-    return found
+    ids = {key: c.id for key, c in found.items()}
+    new_ids = []
+    if new:
+        db.session.execute(insert(Customer.__table__), new)
+        created = db.session.execute(select(Customer.id, Customer.id_type, Customer.id_number).where(
+            Customer.customer_no.in_([c["customer_no"] for c in new]))).all()
+        for c in created:
+            ids[(c.id_type, c.id_number)] = c.id
+            new_ids.append(c.id)
+    return ids, new_ids
 
 
 def _holder_mobile(rows, insured_key):
