@@ -441,3 +441,17 @@ def test_a_receipt_that_overtakes_the_reply_keeps_the_last_word(app, client, fak
     assert done == ["DELIVERED"]
     assert (message.status, message.provider_code) == ("DELIVERED", "OK")
     assert message.biz_id == fake.calls()[0].biz_id and message.sent_at == clock.now()
+
+
+def test_bulk_queue_renders_every_message_and_batches_them(fake, frozen):
+    items = [{"phone": p, "params": {**INVITE_PARAMS, "name": f"客户{i}"}} for i, p in enumerate(phones(120))]
+    ids = sms.queue_many("EREVISIT_INVITE", items, purpose="EREVISIT")
+    db.session.commit()
+    assert len(ids) == 120 and reload(ids[7]).content.startswith("尊敬的客户7先生您好")
+    assert reload(ids[7]).phone == phones(120)[7]
+    assert sms.send_batch(ids) == {"SENT": 120}
+    assert sorted(len(c.phones) for c in fake.calls()) == [20, 100]
+    with pytest.raises(DomainError):  # one item missing a parameter: nothing is queued
+        sms.queue_many("EREVISIT_INVITE", items[:3] + [{"phone": "13900000000", "params": {"name": "x"}}])
+    db.session.rollback()
+    assert db.session.query(SmsMessage).count() == 120
