@@ -13,7 +13,6 @@ import time
 from datetime import timedelta
 
 import cv2
-import face_recognition
 import numpy as np
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -25,6 +24,14 @@ from app.models.identity import IdentityVerification
 from app.models.revisit import RevisitLink
 from app.services import clock, liveness
 from app.services.errors import DomainError
+
+
+def _face_recognition():
+    """face_recognition loads dlib's models on import (~1.7 s, 150 MB): only where faces are checked,
+    not in every process that imports the tasks package."""
+    import face_recognition
+
+    return face_recognition
 
 PURPOSES = ("EREVISIT", "ACCOUNT_AUTH", "LOAN", "PASSWORD_RESET")
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "GIF": "gif", "MPO": "jpg"}
@@ -65,9 +72,9 @@ def check_image(image_bytes):
     """
     image, fmt = _open_image(image_bytes)
     # upsampling doubles the size and costs 4x: only when nothing is found at the base size
-    locations = face_recognition.face_locations(image, number_of_times_to_upsample=0)
+    locations = _face_recognition().face_locations(image, number_of_times_to_upsample=0)
     if not locations:
-        locations = face_recognition.face_locations(image, number_of_times_to_upsample=1)
+        locations = _face_recognition().face_locations(image, number_of_times_to_upsample=1)
     if not locations:
         raise DomainError("face_no_face")
     if len(locations) > 1:
@@ -78,7 +85,7 @@ def check_image(image_bytes):
 def encode_image(image_bytes):
     """The 128-d encoding of the one face in a photo (DomainError as check_image)."""
     checked = check_image(image_bytes)
-    return face_recognition.face_encodings(checked["image"], [checked["location"]])[0].astype(ENCODING_DTYPE)
+    return _face_recognition().face_encodings(checked["image"], [checked["location"]])[0].astype(ENCODING_DTYPE)
 
 
 def face_distance(reference_encoding, probe_encoding):

@@ -1,7 +1,7 @@
 """Video face check and liveness: pure analysis of a saved video file, no database.
 
-analyze_video() reads the file once with OpenCV and works in two tiers so a 10 s clip takes
-well under 2 s on two cores (docs/identity.md has the figures):
+analyze_video() reads the file once with OpenCV and works in two tiers so a 10 s video takes
+about 1.5 s of CPU (docs/identity.md has the figures):
 
 - detection frames (LIVENESS_DETECT_FPS a second): the frame is downscaled to
   LIVENESS_FRAME_MAX_SIDE and searched with the HOG detector; every face is counted. A face is
@@ -22,8 +22,15 @@ The decision rules live in decide(); the thresholds are config keys (LIVENESS_*)
 import time
 
 import cv2
-import face_recognition
 import numpy as np
+
+
+def _face_recognition():
+    """face_recognition loads dlib's models on import (~1.7 s, 150 MB): only where faces are checked,
+    not in every process that imports the tasks package."""
+    import face_recognition
+
+    return face_recognition
 
 LEFT_EYE = slice(36, 42)
 RIGHT_EYE = slice(42, 48)
@@ -63,7 +70,7 @@ def _crop(frame, box, margin=0.5):
 
 def _landmarks68(rgb, box):
     """The 68 landmark points of the face in `box` (top, right, bottom, left), or None."""
-    found = face_recognition.face_landmarks(rgb, [box], model="large")
+    found = _face_recognition().face_landmarks(rgb, [box], model="large")
     if not found:
         return None
     points = []
@@ -176,7 +183,7 @@ def analyze_video(path, reference_encoding, settings=None, every_frame_full_size
                     due = last_encoded_at is None or second - last_encoded_at >= cfg["LIVENESS_ENCODE_SECONDS"]
                     if jumped or due or every_frame_full_size:
                         crop, inside, _ = _crop(frame, box)
-                        encoding = face_recognition.face_encodings(crop, [inside])[0]
+                        encoding = _face_recognition().face_encodings(crop, [inside])[0]
                         distance = float(np.linalg.norm(encoding - reference_encoding))
                         encodings.append((round(second, 2), encoding, distance))
                         row["distance"] = round(distance, 3)
@@ -220,12 +227,14 @@ def analyze_video(path, reference_encoding, settings=None, every_frame_full_size
 def _detect(frame, cfg, full_size):
     """Face boxes in a BGR frame (full-size coordinates): HOG on a downscaled RGB copy."""
     if full_size:
-        return face_recognition.face_locations(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), number_of_times_to_upsample=1)
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        return _face_recognition().face_locations(rgb, number_of_times_to_upsample=1)
     height, width = frame.shape[:2]
     scale = min(1.0, cfg["LIVENESS_FRAME_MAX_SIDE"] / max(height, width))
     small = frame if scale == 1.0 else cv2.resize(frame, (round(width * scale), round(height * scale)),
                                                   interpolation=cv2.INTER_AREA)
-    boxes = face_recognition.face_locations(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), number_of_times_to_upsample=1)
+    rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+    boxes = _face_recognition().face_locations(rgb, number_of_times_to_upsample=1)
     return [tuple(int(round(v / scale)) for v in box) for box in boxes]
 
 
