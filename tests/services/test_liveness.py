@@ -33,7 +33,8 @@ def analysed(key, video, reference):
 
 
 def still_video(photo, target, motion, seconds=5, fps=25, size=(640, 480)):
-    """A video made from one photo: repeated frames, or slowly panned and zoomed."""
+    """A video made from one photo: repeated frames, slowly panned and zoomed, or held in front of
+    the camera and waved (rotation and perspective tilt)."""
     image = cv2.imread(path(photo))
     height, width = image.shape[:2]
     base = min(size[0] / width, size[1] / height)
@@ -44,7 +45,15 @@ def still_video(photo, target, motion, seconds=5, fps=25, size=(640, 480)):
         scale = base * zoom
         matrix = np.float32([[scale, 0, dx + (size[0] - width * scale) / 2],
                              [0, scale, dy + (size[1] - height * scale) / 2]])
-        writer.write(cv2.warpAffine(image, matrix, size))
+        if motion == "tilt":
+            angle, lean = 10 * np.sin(4 * progress), 25 * np.sin(5 * progress)
+            rotate = np.vstack([cv2.getRotationMatrix2D((size[0] / 2, size[1] / 2), angle, 1.0), [0, 0, 1]])
+            corners = np.float32([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]])
+            leaned = np.float32([[lean, 0], [size[0] - lean, lean], [size[0], size[1]], [0, size[1] - lean]])
+            homography = cv2.getPerspectiveTransform(corners, leaned) @ rotate @ np.vstack([matrix, [0, 0, 1]])
+            writer.write(cv2.warpPerspective(image, homography, size))
+        else:
+            writer.write(cv2.warpAffine(image, matrix, size))
     writer.release()
     return target
 
@@ -53,7 +62,7 @@ def still_video(photo, target, motion, seconds=5, fps=25, size=(640, 480)):
 def still_videos(tmp_path_factory):
     folder = tmp_path_factory.mktemp("stills")
     return {motion: still_video("lin-manuel-miranda.png", str(folder / f"{motion}.mp4"), motion)
-            for motion in ("repeat", "panzoom")}
+            for motion in ("repeat", "panzoom", "tilt")}
 
 
 def test_the_real_clip_matches_its_reference_and_is_live(app):
@@ -72,7 +81,7 @@ def test_the_same_clip_against_another_person_fails_the_match(app):
     assert min(figures["distances"]) > app.config["LIVENESS_MATCH_THRESHOLD"]
 
 
-@pytest.mark.parametrize("motion", ["repeat", "panzoom"])
+@pytest.mark.parametrize("motion", ["repeat", "panzoom", "tilt"])
 def test_a_video_made_from_a_still_photo_is_not_live(app, still_videos, motion):
     figures = analysed("still-" + motion, still_videos[motion], "lin-manuel-miranda.png")
     status, reasons, scores = liveness.decide(figures, identity.liveness_settings())
