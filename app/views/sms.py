@@ -32,6 +32,22 @@ def provider_code_label(code):
     return Markup("{} <small class=\"text-muted\">{}</small>").format(escape(code), hint)
 
 
+URL = re.compile(r"https?://[A-Za-z0-9._~:/?#@!$&'*+,;=%-]+")
+
+
+def content_with_links(text):
+    """The outbox: the customer's link clickable, so staff can open it as the customer would."""
+    if not text:
+        return ""
+    parts, last = [], 0
+    for match in URL.finditer(text):
+        parts.append(escape(text[last:match.start()]))
+        parts.append(Markup('<a href="{0}" target="_blank" rel="noopener">{0}</a>').format(match.group(0)))
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
+
+
 def placeholders_well_formed(form, field):
     """${name} placeholders only: a stray "${" or "$name" would reach the customer as is."""
     text = field.data or ""
@@ -78,7 +94,7 @@ class SmsMessageView(PortalModelView):
                      "receipt_code": _l("回执码"), "receipt_message": _l("回执信息"),
                      "created_at": _l("创建时间")}
     choices = {"status": SMS_STATUSES}
-    list_columns = ["created_at", "phone", "template", "status", "provider_code", "send_attempts",
+    list_columns = ["created_at", "phone", "content", "status", "provider_code",
                     "sent_at", "receipt_code", "receipt_at"]
     show_columns = ["template", "phone", "content", "purpose", "backend", "status", "provider_code",
                     "provider_message", "send_attempts", "next_attempt_at", "sent_at", "out_id",
@@ -86,7 +102,8 @@ class SmsMessageView(PortalModelView):
                     "created_at"]
     search_columns = ["phone", "status", "purpose", "template", "provider_code", "receipt_code",
                       "created_at", "sent_at", "biz_id", "out_id"]
-    formatters_columns = {"phone": mask_mobile, "provider_code": provider_code_label}
+    formatters_columns = {"phone": mask_mobile, "provider_code": provider_code_label,
+                          "content": content_with_links}
     base_order = ("created_at", "desc")
 
     @expose("/show/<pk>", methods=["GET"])

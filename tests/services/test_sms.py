@@ -366,6 +366,7 @@ def test_receipt_token_when_configured(app, client, fake, frozen, monkeypatch):
 def test_admin_lists_status_provider_code_and_receipt(client, fake, frozen):
     fake.answer("isv.MOBILE_NUMBER_ILLEGAL", phone="13800138001")
     ok_id, bad_id = queue_invite("13800138000"), queue_invite("13800138001")
+    queue_invite("13800138002", name="<script>alert(1)</script>")
     sms.send(ok_id)
     sms.send(bad_id)
     client.post("/sms/report", json=[fake.report_for(fake.calls()[0])])
@@ -374,6 +375,8 @@ def test_admin_lists_status_provider_code_and_receipt(client, fake, frozen):
     assert "已送达" in page and "DELIVERED" in page
     assert "发送失败" in page and "isv.MOBILE_NUMBER_ILLEGAL" in page and "手机号无效" in page
     assert "138****8000" in page
+    assert '<a href="http://127.0.0.1:5000/s/AbCdEf123456"' in page  # the outbox link opens
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
     shown = client.get(f"/smsmessageview/show/{ok_id}").get_data(as_text=True)
     assert "张德强先生您好" in shown and "用户接收成功" in shown
 
