@@ -99,6 +99,7 @@ def _messages(reasons):
 def verify_face_files(reference_bytes, probe_bytes):
     """Operator check of two photos (the CLI): decision, distance, reasons."""
     threshold = current_app.config["FACE_MATCH_THRESHOLD"]
+    _face_recognition()  # the one-off model load is not part of the comparison's time
     started = time.perf_counter()
     try:
         reference = encode_image(reference_bytes)
