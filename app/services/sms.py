@@ -110,8 +110,11 @@ def queue_many(template_code, items, purpose=None) -> list:
 
 
 def _due(now):
+    """Sendable now: a first attempt at once (whatever the clocks of web and worker say), a
+    retry once its backoff has passed."""
     return and_(SmsMessage.status.in_(SENDABLE),
-                or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now))
+                or_(SmsMessage.next_attempt_at.is_(None), SmsMessage.next_attempt_at <= now,
+                    SmsMessage.send_attempts == 0))
 
 
 def _claim(message_id) -> bool:

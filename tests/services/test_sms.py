@@ -458,3 +458,9 @@ def test_bulk_queue_renders_every_message_and_batches_them(fake, frozen):
         sms.queue_many("EREVISIT_INVITE", items[:3] + [{"phone": "13900000000", "params": {"name": "x"}}])
     db.session.rollback()
     assert db.session.query(SmsMessage).count() == 120
+
+
+def test_a_first_send_does_not_wait_for_a_worker_whose_clock_is_behind(fake, frozen):
+    message_id = queue_invite()
+    frozen.shift(timedelta(seconds=-30))
+    assert sms.send(message_id) == "SENT" and len(fake.calls()) == 1
