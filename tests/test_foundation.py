@@ -100,5 +100,5 @@ def test_pages_render_in_chinese_by_default_and_english_when_asked(seeded, clien
     assert "保险单号" in chinese and "保单管理" in chinese
     client.get("/lang/en")
     english = client.get("/policyview/list/").get_data(as_text=True)
-    assert "Policy No." in english and "Policies" in english
+    assert "Policy No." in english and "Policy Management" in english
     assert "保险单号" not in english
