@@ -40,9 +40,18 @@ SQLALCHEMY_DATABASE_URI = _env(
     "DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "portal.db")
 )
 SQLALCHEMY_TRACK_MODIFICATIONS = False
-SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-if SQLALCHEMY_DATABASE_URI.startswith("mysql"):
-    SQLALCHEMY_ENGINE_OPTIONS.update(pool_recycle=3600, pool_size=10, max_overflow=20)
+
+
+def engine_options(database_uri):
+    """READ COMMITTED on MySQL/MariaDB: each statement sees what other workers committed (the queues
+    rely on conditional UPDATEs and SKIP LOCKED, not on repeatable snapshots), and fewer gap locks."""
+    options = {"pool_pre_ping": True}
+    if database_uri.startswith("mysql"):
+        options.update(pool_recycle=3600, pool_size=10, max_overflow=20, isolation_level="READ COMMITTED")
+    return options
+
+
+SQLALCHEMY_ENGINE_OPTIONS = engine_options(SQLALCHEMY_DATABASE_URI)
 
 # Celery: without a broker the tasks run eagerly in the web process.
 CELERY_BROKER_URL = _env("CELERY_BROKER_URL", _env("REDIS_URL"))

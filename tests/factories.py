@@ -20,12 +20,19 @@ def template(code="TEST", questions=("您是否为投保人本人?", "您是否�
 
 
 def make_task(policy_no, assignee=None, status="PHONE_QUEUE", **fields):
+    """The policy's open revisit task (the demo seed opens one for fresh policies) in the given
+    state, or a new one."""
     policy = db.session.query(Policy).filter_by(policy_no=policy_no).one()
     now = clock.now()
-    task = RevisitTask(
-        policy_id=policy.id, open_policy_id=policy.id, template_id=template().id, status=status,
-        channel="PHONE", erevisit_deadline=now + timedelta(days=3),
-        hesitation_deadline=policy.issue_date + timedelta(days=15), **fields)
+    task = db.session.query(RevisitTask).filter_by(open_policy_id=policy.id).one_or_none()
+    if task is None:
+        task = RevisitTask(
+            policy_id=policy.id, open_policy_id=policy.id, template_id=template().id,
+            erevisit_deadline=now + timedelta(days=3),
+            hesitation_deadline=policy.issue_date + timedelta(days=15))
+    task.status, task.channel = status, "PHONE"
+    for key, value in fields.items():
+        setattr(task, key, value)
     if assignee:
         task.assigned_to_id = db.session.query(User.id).filter_by(username=assignee).scalar()
     db.session.add(task)

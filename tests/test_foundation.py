@@ -30,9 +30,15 @@ def test_one_open_revisit_task_per_policy(seeded):
 
     from tests.factories import make_task
 
-    make_task("880000001522216")
+    from app.models import RevisitTask
+
+    task = db.session.get(RevisitTask, make_task("880000001522216"))
+    second = RevisitTask(policy_id=task.policy_id, open_policy_id=task.policy_id,
+                         template_id=task.template_id, erevisit_deadline=task.erevisit_deadline,
+                         hesitation_deadline=task.hesitation_deadline)
+    db.session.add(second)
     with pytest.raises(IntegrityError):
-        make_task("880000001522216")
+        db.session.commit()
     db.session.rollback()
 
 
