@@ -18,13 +18,15 @@ Set-based moves are audited explicitly with audit.record(); ORM changes audit th
 """
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, text, update
 
 from app.extensions import db
 from app.models.customer import Customer
 from app.models.identity import IdentityVerification
 from app.models.policy import Policy
 from app.models.revisit import CALL_OUTCOMES, CallAttempt, RevisitAnswer, RevisitTask
+from app.models.setting import Setting
 from app.models.sms import SmsMessage
 from app.services import audit, clock, settings
 from app.services.errors import DomainError
@@ -54,22 +56,35 @@ def _setting(key):
     return settings.get(key)
 
 
+def _settings(*keys, conn=None):
+    """Several business settings in one query (admin override, else config.py's default)."""
+    conn = conn or db.session
+    overrides = dict(conn.execute(select(Setting.key, Setting.value).where(Setting.key.in_(keys))).all())
+    return [settings.parse(key, overrides[key]) if key in overrides else current_app.config[key] for key in keys]
+
+
 def _is_mysql():
     return db.engine.dialect.name in ("mysql", "mariadb")
 
 
 def _begin_read_committed():
-    """Start the claim's transaction at READ COMMITTED on MariaDB: a locking scan then keeps
-    no locks on rows it looked at and passed over, so other agents' SKIP LOCKED sees them."""
+    """Start the claim's transaction at READ COMMITTED on MariaDB and return its connection:
+    a locking scan then keeps no locks on rows it passed over, so other agents' SKIP LOCKED
+    sees them. (SET TRANSACTION applies to the next transaction only: nothing to reset.)
+    The claim path runs Core statements on that connection: it is the hot path."""
     db.session.rollback()
+    conn = db.session.connection()
     if _is_mysql():
-        db.session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    return conn
 
 
 # --- the queue ------------------------------------------------------------------------------
 
-def _not_attempted_today(today):
-    if not _setting("PHONE_ATTEMPTS_DIFFERENT_DAYS"):
+def _not_attempted_today(today, different_days=None):
+    if different_days is None:
+        different_days = _setting("PHONE_ATTEMPTS_DIFFERENT_DAYS")
+    if not different_days:
         return True
     return or_(RevisitTask.last_attempt_date.is_(None), RevisitTask.last_attempt_date < today)
 
@@ -78,19 +93,18 @@ def _queue_order():
     return (RevisitTask.hesitation_deadline, RevisitTask.created_at, RevisitTask.id)
 
 
-def _selectors(agent_id, now, today):
-    """Candidate queries, in the queue's order: own due callbacks; problem cases not yet called;
-    problem cases back in the queue; the rest by hesitation deadline, then age."""
-    day_rule = _not_attempted_today(today)
-    yield ("CALLBACK", select(RevisitTask.id).where(
-        RevisitTask.status == "CALLBACK", RevisitTask.assigned_to_id == agent_id,
-        RevisitTask.callback_at <= now).order_by(RevisitTask.callback_at, RevisitTask.id))
+def _selectors(today, different_days):
+    """The open queue, in its order: problem cases not yet called; problem cases back in the
+    queue; the rest by hesitation deadline, then age. (An agent's own due callbacks come first;
+    see claim_next.) is_problem = <literal>, not IS TRUE: an equality keeps each scan in
+    ix_revisit_queue's order, so LIMIT 1 reads a handful of index entries, never sorts."""
+    day_rule = _not_attempted_today(today, different_days)
     yield ("PROBLEM", select(RevisitTask.id).where(
-        RevisitTask.status == "PROBLEM", RevisitTask.is_problem.is_(True),
+        RevisitTask.status == "PROBLEM", RevisitTask.is_problem == True,  # noqa: E712
         RevisitTask.attempt_count == 0, RevisitTask.assigned_to_id.is_(None)).order_by(*_queue_order()))
     for problem in (True, False):
         yield ("PHONE_QUEUE", select(RevisitTask.id).where(
-            RevisitTask.status == "PHONE_QUEUE", RevisitTask.is_problem.is_(problem),
+            RevisitTask.status == "PHONE_QUEUE", RevisitTask.is_problem == problem,
             day_rule).order_by(*_queue_order()))
 
 
@@ -116,41 +130,52 @@ def _held(agent_id, now):
 def claim_next(agent_id):
     """Claim the next task for the agent and return its id, or None when the queue is empty.
 
-    An agent holds one call at a time: with a live reservation, that task is returned."""
+    An agent holds one call at a time: with a live reservation, that task is returned; then
+    their own callbacks that are due; then the open queue."""
     now, today = clock.now(), clock.today()
-    _begin_read_committed()
-    held = _held(agent_id, now)
-    if held is not None:
-        db.session.commit()
-        return held
-    until = now + timedelta(minutes=_setting("CLAIM_RESERVATION_MINUTES"))
-    for expected, query in _selectors(agent_id, now, today):
+    conn = _begin_read_committed()
+    reservation, different_days = _settings("CLAIM_RESERVATION_MINUTES", "PHONE_ATTEMPTS_DIFFERENT_DAYS",
+                                            conn=conn)
+    until = now + timedelta(minutes=reservation)
+    own = conn.execute(select(
+        RevisitTask.id, RevisitTask.status, RevisitTask.reserved_until, RevisitTask.callback_at).where(
+        RevisitTask.assigned_to_id == agent_id, RevisitTask.status.in_(("IN_CALL", "CALLBACK")))).all()
+    for row in own:
+        if row.status == "IN_CALL" and row.reserved_until and row.reserved_until > now:
+            db.session.commit()
+            return row.id
+    due = sorted((r for r in own if r.status == "CALLBACK" and r.callback_at and r.callback_at <= now),
+                 key=lambda r: (r.callback_at, r.id))
+    for row in due:
+        if _take(conn, row.id, "CALLBACK", agent_id, now, until):
+            db.session.commit()
+            return row.id
+    for expected, query in _selectors(today, different_days):
         for _ in range(5):  # SQLite: another agent may win the row between SELECT and UPDATE
             query_one = query.limit(1)
             if _is_mysql():
                 query_one = query_one.with_for_update(skip_locked=True)
-            task_id = db.session.scalar(query_one)
+            task_id = conn.execute(query_one).scalar()
             if task_id is None:
                 break
-            if _take(task_id, expected, agent_id, now, until):
+            if _take(conn, task_id, expected, agent_id, now, until):
                 db.session.commit()
                 return task_id
     db.session.commit()
     return None
 
 
-def _take(task_id, expected, agent_id, now, until):
+def _take(conn, task_id, expected, agent_id, now, until):
     conditions = [RevisitTask.id == task_id, RevisitTask.status == expected]
     if expected == "CALLBACK":
         conditions.append(RevisitTask.assigned_to_id == agent_id)
     elif expected == "PROBLEM":
         conditions.append(RevisitTask.assigned_to_id.is_(None))
-    moved = db.session.execute(
+    moved = conn.execute(
         update(RevisitTask).where(*conditions)
-        .values(status="IN_CALL", assigned_to_id=agent_id, reserved_until=until, updated_at=now)
-        .execution_options(synchronize_session=False)).rowcount
+        .values(status="IN_CALL", assigned_to_id=agent_id, reserved_until=until, updated_at=now)).rowcount
     if moved == 1:
-        audit.record(db.session, "claim", "revisit_task", task_id, {"status": expected},
+        audit.record(conn, "claim", "revisit_task", task_id, {"status": expected},
                      {"status": "IN_CALL", "assigned_to_id": agent_id,
                       "reserved_until": until.isoformat()})
     return moved == 1
@@ -159,7 +184,7 @@ def _take(task_id, expected, agent_id, now, until):
 def claim_task(task_id, agent_id):
     """Claim one named task: only one that is in the open queue or the agent's own callback."""
     now, today = clock.now(), clock.today()
-    _begin_read_committed()
+    conn = _begin_read_committed()
     task = db.session.get(RevisitTask, task_id)
     if task is None:
         raise DomainError("task_not_found")
@@ -179,7 +204,7 @@ def claim_task(task_id, agent_id):
             and task.status != "CALLBACK"):
         raise DomainError("attempt_same_day")
     until = now + timedelta(minutes=_setting("CLAIM_RESERVATION_MINUTES"))
-    if not _take(task_id, task.status, agent_id, now, until):
+    if not _take(conn, task_id, task.status, agent_id, now, until):
         db.session.rollback()
         raise DomainError("task_not_claimable")
     db.session.commit()
