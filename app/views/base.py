@@ -10,6 +10,8 @@ from wtforms import SelectField
 from app.security import ALL_TASK_ROLES, role_names
 
 READ_ONLY = {"can_list", "can_show"}
+# Labels for the columns every table has, unless a view names them itself.
+COMMON_LABELS = {"id": _l("编号"), "created_at": _l("创建时间"), "updated_at": _l("更新时间")}
 NO_DELETE = {"can_list", "can_show", "can_add", "can_edit"}
 
 
@@ -52,7 +54,11 @@ class PortalModelView(ModelView):
 
     def __init__(self, *args, **kwargs):
         fields = {}
+        self.label_columns = {**COMMON_LABELS, **(self.label_columns or {})}
         formatters = dict(self.formatters_columns or {})
+        for column in self.datamodel.get_columns_list():
+            if self.datamodel.is_boolean(column):  # 是/否 rather than True/False
+                formatters.setdefault(column, lambda v: "" if v is None else (_l("是") if v else _l("否")))
         for column, mapping in self.choices.items():
             formatters.setdefault(column, lambda v, m=mapping: m.get(v, v) if v is not None else "")
             fields[column] = SelectField(
