@@ -9,6 +9,7 @@ import re
 import threading
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from app.extensions import db
@@ -112,19 +113,20 @@ def test_phone_revisit_from_sms_link_to_closing_words(live_server, browser, invi
     page.set_default_timeout(30000)
 
     page.goto(live_server + path)
-    assert page.get_by_text("请在 3G/4G/WiFi 环境下使用").is_visible()
-    assert page.get_by_text("开始验证").is_visible() and page.get_by_text("退出验证").is_visible()
+    expect(page.get_by_text("请在 3G/4G/WiFi 环境下使用")).to_be_visible()
+    expect(page.get_by_text("开始验证")).to_be_visible()
+    expect(page.get_by_text("退出验证")).to_be_visible()
     _shot(page, "01-face.png")
 
     # the camera's photo: choosing it submits the form (h5.js), then the check runs
     with page.expect_navigation():
         page.set_input_files("#photo", os.path.join(FACES, "obama2.jpg"))
     page.wait_for_url(re.compile(r"/list$"))
-    assert page.get_by_text("身份验证通过").is_visible()
+    expect(page.get_by_text("身份验证通过")).to_be_visible()
     cards = page.locator(".policy-card")
-    assert cards.count() == 2
+    expect(cards).to_have_count(2)
     for words in ("880000001522216", "880000001522217", "投保人姓名", "被保险人姓名", "承保日期", "保单有效"):
-        assert page.get_by_text(words).first.is_visible()
+        expect(page.get_by_text(words).first).to_be_visible()
     _shot(page, "02-list.png")
 
     for round_ in (1, 2):
@@ -135,19 +137,19 @@ def test_phone_revisit_from_sms_link_to_closing_words(live_server, browser, invi
             page.locator('input[type="radio"][value="yes"]').first.check()
             page.evaluate("document.querySelectorAll('input[type=radio]').forEach(r => r.required = false)")
             page.get_by_role("button", name="提交问卷").click()
-            assert page.get_by_text("请回答全部问题后再提交。").is_visible()
-            assert page.locator('input[type="radio"][value="yes"]').first.is_checked()
+            expect(page.get_by_text("请回答全部问题后再提交。")).to_be_visible()
+            expect(page.locator('input[type="radio"][value="yes"]').first).to_be_checked()
             _shot(page, "03-questionnaire-incomplete.png")
         _answer_all_yes(page)
         _shot(page, f"04-questionnaire-{round_}.png")
         page.get_by_role("button", name="提交问卷").click()
-        assert page.get_by_text(SUCCESS_TEXT).is_visible()
+        expect(page.get_by_text(SUCCESS_TEXT)).to_be_visible()
         _shot(page, f"05-success-{round_}.png")
         page.get_by_text("好的").click()
         if round_ == 1:
             page.wait_for_url(re.compile(r"/list$"))
-            assert page.locator(".policy-card").count() == 1
-    assert page.get_by_text(CLOSING_TEXT).is_visible()
+            expect(page.locator(".policy-card")).to_have_count(1)
+    expect(page.get_by_text(CLOSING_TEXT)).to_be_visible()
     _shot(page, "06-closing.png")
     context.close()
 
@@ -169,11 +171,12 @@ def test_expired_and_wrong_links_on_a_phone(live_server, browser, invited_zhang)
     context = browser.new_context(**PHONE)
     page = context.new_page()
     response = page.goto(live_server + "/s/notarealcode0000")
-    assert response.status == 404 and page.get_by_text("链接无效").first.is_visible()
+    assert response.status == 404
+    expect(page.get_by_text("链接无效").first).to_be_visible()
     _shot(page, "07-invalid.png")
     with time_machine.travel(link.expires_at + timedelta(hours=1), tick=True):
         page.goto(live_server + "/s/" + link.code)
-        assert page.get_by_text("10109520").first.is_visible()
+        expect(page.get_by_text("10109520").first).to_be_visible()
         _shot(page, "08-expired.png")
     context.close()
 
@@ -193,13 +196,14 @@ def test_face_check_runs_in_a_worker_while_the_phone_polls(worker_server, browse
         page.set_input_files("#photo", os.path.join(FACES, "biden.jpg"))
     _shot(page, "11-progress.png")
     page.wait_for_selector("#face-error")
-    assert "人脸比对未通过" in page.locator("#face-error").inner_text()
-    assert page.get_by_text("开始验证").is_visible()
+    expect(page.locator("#face-error")).to_contain_text("人脸比对未通过")
+    expect(page.get_by_text("开始验证")).to_be_visible()
     _shot(page, "12-face-mismatch.png")
 
     with page.expect_navigation():
         page.set_input_files("#photo", os.path.join(FACES, "obama2.jpg"))
     page.wait_for_url(re.compile(r"/list$"))
-    assert page.get_by_text("身份验证通过").is_visible() and page.locator(".policy-card").count() == 2
+    expect(page.get_by_text("身份验证通过")).to_be_visible()
+    expect(page.locator(".policy-card")).to_have_count(2)
     assert polls, "the progress page never polled the status"
     context.close()
