@@ -41,11 +41,12 @@ def percentile(values, share):
 
 def make_app(database_url, base, threads):
     from app import create_app
+    from config import engine_options
 
     return create_app({
         "SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_size": threads + 5, "max_overflow": 10},
+        "SQLALCHEMY_ENGINE_OPTIONS": {**engine_options(database_url), "pool_size": threads + 5, "max_overflow": 10},
         "UPLOAD_DIR": os.path.join(base, "uploads"),
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_ENABLED": False,

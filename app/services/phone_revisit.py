@@ -74,7 +74,8 @@ def _begin_read_committed():
     The claim path runs Core statements on that connection: it is the hot path."""
     db.session.rollback()
     conn = db.session.connection()
-    if _is_mysql():
+    engine_level = (current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}).get("isolation_level")
+    if _is_mysql() and engine_level != "READ COMMITTED":  # config.py sets it engine-wide
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
     return conn
 
