@@ -121,6 +121,15 @@ def _face_page(link, form=None, error=None, status=200):
                            blocked=blocked, hotline=current_app.config["HOTLINE"]), status
 
 
+@bp.errorhandler(413)
+def _too_large(error):
+    code = (request.view_args or {}).get("code")
+    return render_template("h5/message.html", title=_("照片过大"), status="warn",
+                           message=_("照片文件过大,请重新拍照后上传。"),
+                           back_url=url_for(".open_link", code=code) if code else None,
+                           back_label=_("重新拍照")), 413
+
+
 @bp.route("/s/<code>")
 @link_limit
 def open_link(code):

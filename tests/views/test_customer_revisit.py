@@ -330,3 +330,9 @@ def test_exit_ends_the_verified_session(invited, client):
     _verify(client, code)
     assert "已退出验证" in client.get(f"/s/{code}/exit").get_data(as_text=True)
     assert client.get(f"/s/{code}/list").status_code == 302
+
+
+def test_an_oversized_photo_gets_a_chinese_page(invited, app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 50 * 1024)
+    response = _upload(client, invited["C0001"], _photo("obama-720p.jpg"))
+    assert response.status_code == 413 and "照片文件过大" in response.get_data(as_text=True)
