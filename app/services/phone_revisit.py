@@ -19,7 +19,7 @@ Set-based moves are audited explicitly with audit.record(); ORM changes audit th
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, func, or_, select, update
 
 from app.extensions import db
 from app.models.customer import Customer
