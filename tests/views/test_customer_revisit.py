@@ -177,6 +177,10 @@ def test_whole_flow_face_list_questionnaire_success_and_closing(invited, client)
         assert step in steps
     check = db.session.query(IdentityVerification).one()
     assert check.status == "PASSED" and check.distance is not None and check.evidence_path
+    result_step = db.session.query(RevisitEvidence).filter_by(step="face_result").one()
+    assert result_step.data["distance"] == check.distance and result_step.data["status"] == "PASSED"
+    submitted = db.session.query(RevisitEvidence).filter_by(step="face_submitted").one()
+    assert submitted.data["photo"] == check.evidence_path
     # answering again is refused and changes nothing
     again = client.get(f"/s/{code}/task/{tasks[0]}")
     assert again.status_code == 409 and "请勿重复提交" in again.get_data(as_text=True)
@@ -233,6 +237,11 @@ def test_missing_photo_is_refused(invited, client):
     response = client.post(f"/s/{code}/face", data={"csrf_token": csrf_token(page.get_data(as_text=True))},
                            content_type="multipart/form-data")
     assert response.status_code == 400 and "请拍摄一张本人正面照片" in response.get_data(as_text=True)
+    forged = client.post(f"/s/{code}/face", data={"csrf_token": "forged",
+                                                   "photo": (io.BytesIO(_photo("obama2.jpg")), "selfie.jpg")},
+                         content_type="multipart/form-data")
+    assert forged.status_code == 400 and "页面已过期" in forged.get_data(as_text=True)
+    assert db.session.query(IdentityVerification).count() == 0
 
 
 def test_too_many_tries_stops_the_uploads(invited, app, client, monkeypatch):
