@@ -23,6 +23,22 @@ CLIP = os.path.join(FACES, "short_hamilton_clip.mp4")
 MISMATCH = "您填写的信息与我们的保单记录不一致,请核对后重试"
 
 
+@pytest.fixture(autouse=True)
+def _session_celery(app):
+    """Tasks go to the session app's eager Celery even after an earlier test made another app the
+    default (create_app() twice) or force-closed a broker pool that kombu's registry still hands out
+    (the real-worker tests); eager calls acquire a producer too."""
+    from kombu import pools
+
+    celery_app = app.extensions["celery"]
+    celery_app.set_default()
+    celery_app.set_current()
+    if any(getattr(pool, "_closed", False) for group in pools._groups for pool in group.values()):
+        pools.reset()
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+
 def customer(no):
     db.session.commit()  # end our snapshot: requests changed rows in their own sessions
     return db.session.query(Customer).filter_by(customer_no=no).one()
