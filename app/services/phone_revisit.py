@@ -16,10 +16,11 @@ LOCKED (MariaDB); on SQLite the conditional UPDATE alone decides (it moves a row
 it is still in the state the statement expects), so no task is ever held by two agents.
 Set-based moves are audited explicitly with audit.record(); ORM changes audit themselves.
 """
+import functools
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, true, update
 
 from app.extensions import db
 from app.models.customer import Customer
@@ -56,10 +57,15 @@ def _setting(key):
     return settings.get(key)
 
 
+@functools.lru_cache(maxsize=16)
+def _settings_query(keys):
+    return select(Setting.key, Setting.value).where(Setting.key.in_(keys))
+
+
 def _settings(*keys, conn=None):
     """Several business settings in one query (admin override, else config.py's default)."""
     conn = conn or db.session
-    overrides = dict(conn.execute(select(Setting.key, Setting.value).where(Setting.key.in_(keys))).all())
+    overrides = dict(conn.execute(_settings_query(keys)).all())
     return [settings.parse(key, overrides[key]) if key in overrides else current_app.config[key] for key in keys]
 
 
@@ -94,19 +100,37 @@ def _queue_order():
     return (RevisitTask.hesitation_deadline, RevisitTask.created_at, RevisitTask.id)
 
 
-def _selectors(today, different_days):
-    """The open queue, in its order: problem cases not yet called; problem cases back in the
-    queue; the rest by hesitation deadline, then age. (An agent's own due callbacks come first;
-    see claim_next.) is_problem = <literal>, not IS TRUE: an equality keeps each scan in
-    ix_revisit_queue's order, so LIMIT 1 reads a handful of index entries, never sorts."""
-    day_rule = _not_attempted_today(today, different_days)
-    yield ("PROBLEM", select(RevisitTask.id).where(
+@functools.lru_cache(maxsize=8)
+def _claim_statements(locking, different_days):
+    """The claim's statements, built once per process with bind parameters (the hot path: this
+    saves building and hashing the expressions on every claim).
+
+    The open queue, in its order: problem cases not yet called; problem cases back in the
+    queue; the rest by hesitation deadline, then age (an agent's own due callbacks come first).
+    is_problem = <literal>, not IS TRUE: an equality keeps each scan in ix_revisit_queue's
+    order, so LIMIT 1 reads a handful of index entries and never sorts."""
+    day_rule = (or_(RevisitTask.last_attempt_date.is_(None), RevisitTask.last_attempt_date < bindparam("b_today"))
+                if different_days else true())
+    selectors = [("PROBLEM", select(RevisitTask.id).where(
         RevisitTask.status == "PROBLEM", RevisitTask.is_problem == True,  # noqa: E712
-        RevisitTask.attempt_count == 0, RevisitTask.assigned_to_id.is_(None)).order_by(*_queue_order()))
+        RevisitTask.attempt_count == 0, RevisitTask.assigned_to_id.is_(None)))]
     for problem in (True, False):
-        yield ("PHONE_QUEUE", select(RevisitTask.id).where(
-            RevisitTask.status == "PHONE_QUEUE", RevisitTask.is_problem == problem,
-            day_rule).order_by(*_queue_order()))
+        selectors.append(("PHONE_QUEUE", select(RevisitTask.id).where(
+            RevisitTask.status == "PHONE_QUEUE", RevisitTask.is_problem == problem, day_rule)))
+    selectors = [(expected, query.order_by(*_queue_order()).limit(1)) for expected, query in selectors]
+    if locking:
+        selectors = [(expected, query.with_for_update(skip_locked=True)) for expected, query in selectors]
+    own = select(RevisitTask.id, RevisitTask.status, RevisitTask.reserved_until, RevisitTask.callback_at).where(
+        RevisitTask.assigned_to_id == bindparam("b_agent"), RevisitTask.status.in_(("IN_CALL", "CALLBACK")))
+    take = {}
+    for expected, extra in (("CALLBACK", RevisitTask.assigned_to_id == bindparam("b_agent")),
+                            ("PROBLEM", RevisitTask.assigned_to_id.is_(None)),
+                            ("PHONE_QUEUE", true())):
+        take[expected] = update(RevisitTask).where(
+            RevisitTask.id == bindparam("b_task"), RevisitTask.status == expected, extra
+        ).values(status="IN_CALL", assigned_to_id=bindparam("b_agent"), reserved_until=bindparam("b_until"),
+                 updated_at=bindparam("b_now"))
+    return own, selectors, take
 
 
 def queue_filter(today=None):
@@ -138,9 +162,8 @@ def claim_next(agent_id):
     reservation, different_days = _settings("CLAIM_RESERVATION_MINUTES", "PHONE_ATTEMPTS_DIFFERENT_DAYS",
                                             conn=conn)
     until = now + timedelta(minutes=reservation)
-    own = conn.execute(select(
-        RevisitTask.id, RevisitTask.status, RevisitTask.reserved_until, RevisitTask.callback_at).where(
-        RevisitTask.assigned_to_id == agent_id, RevisitTask.status.in_(("IN_CALL", "CALLBACK")))).all()
+    own_query, selectors, _ = _claim_statements(_is_mysql(), bool(different_days))
+    own = conn.execute(own_query, {"b_agent": agent_id}).all()
     for row in own:
         if row.status == "IN_CALL" and row.reserved_until and row.reserved_until > now:
             db.session.commit()
@@ -151,12 +174,10 @@ def claim_next(agent_id):
         if _take(conn, row.id, "CALLBACK", agent_id, now, until):
             db.session.commit()
             return row.id
-    for expected, query in _selectors(today, different_days):
+    params = {"b_today": today} if different_days else {}
+    for expected, query in selectors:
         for _ in range(5):  # SQLite: another agent may win the row between SELECT and UPDATE
-            query_one = query.limit(1)
-            if _is_mysql():
-                query_one = query_one.with_for_update(skip_locked=True)
-            task_id = conn.execute(query_one).scalar()
+            task_id = conn.execute(query, params).scalar()
             if task_id is None:
                 break
             if _take(conn, task_id, expected, agent_id, now, until):
@@ -167,14 +188,9 @@ def claim_next(agent_id):
 
 
 def _take(conn, task_id, expected, agent_id, now, until):
-    conditions = [RevisitTask.id == task_id, RevisitTask.status == expected]
-    if expected == "CALLBACK":
-        conditions.append(RevisitTask.assigned_to_id == agent_id)
-    elif expected == "PROBLEM":
-        conditions.append(RevisitTask.assigned_to_id.is_(None))
-    moved = conn.execute(
-        update(RevisitTask).where(*conditions)
-        .values(status="IN_CALL", assigned_to_id=agent_id, reserved_until=until, updated_at=now)).rowcount
+    statement = _claim_statements(_is_mysql(), True)[2][expected]
+    moved = conn.execute(statement, {"b_task": task_id, "b_agent": agent_id, "b_until": until,
+                                     "b_now": now}).rowcount
     if moved == 1:
         audit.record(conn, "claim", "revisit_task", task_id, {"status": expected},
                      {"status": "IN_CALL", "assigned_to_id": agent_id,
