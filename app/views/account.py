@@ -50,6 +50,7 @@ code_limit = limiter.limit(lambda: current_app.config["CODE_REQUEST_RATE_LIMIT"]
                            on_breach=_too_many)
 signin_limit = limiter.limit(lambda: current_app.config["CUSTOMER_SIGNIN_RATE_LIMIT"], methods=["POST"],
                              on_breach=_too_many)
+callback_limit = limiter.limit(lambda: current_app.config["CUSTOMER_SIGNIN_RATE_LIMIT"], on_breach=_too_many)
 
 
 # --- who is asking ----------------------------------------------------------------------------
@@ -225,7 +226,7 @@ def wechat_start():
 
 
 @bp.route("/wechat/callback")
-@signin_limit
+@callback_limit
 def wechat_callback():
     expected = session.pop(SESSION_WECHAT_STATE, None)
     if not expected or request.args.get("state") != expected:
