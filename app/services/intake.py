@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.extensions import db
 from app.models.customer import GENDERS, ID_TYPES, Customer
@@ -294,14 +294,16 @@ def import_rows(rows, first_line=1, source="api"):
     if problems:
         db.session.rollback()
         raise IntakeRejected(problems)
-    for attempt in range(2):
+    for attempt in range(4):
         try:
             result = _write(clean, source)
             db.session.commit()
             return result
-        except IntegrityError:  # a concurrent batch inserted the same policy or customer first
+        except (IntegrityError, OperationalError) as exc:
+            # a concurrent batch inserted the same policy or customer first (the retry finds it),
+            # or MariaDB chose this transaction as a deadlock victim: validated rows are safe to redo
             db.session.rollback()
-            if attempt:
+            if attempt == 3 or (isinstance(exc, OperationalError) and not revisit.is_deadlock(exc)):
                 raise
 
 

@@ -16,7 +16,7 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.extensions import db
@@ -36,6 +36,7 @@ TRANSITIONS = {
     ("SMS_SENT", "expire"): "PHONE_QUEUE",
     ("SMS_SENT", "all_yes"): "SUCCESS",
     ("SMS_SENT", "any_no"): "PROBLEM",
+    ("SMS_SENT", "choose_phone"): "PHONE_QUEUE",  # the customer keeps the right to choose (2020 notice)
 }
 EXPIRABLE = tuple(src for (src, event) in TRANSITIONS if event == "expire")
 FREQUENCY_WORDS = {"YEARLY": "年", "HALF_YEARLY": "半年", "QUARTERLY": "季", "MONTHLY": "月"}
@@ -183,6 +184,10 @@ def link_url(code):
     return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/s/" + code
 
 
+def is_deadlock(exc):
+    return getattr(getattr(exc, "orig", None), "args", [None])[0] in (1213, 1205)  # deadlock, lock wait
+
+
 def _retry_deadlock(fn, *args, tries=5, **kwargs):
     for attempt in range(tries):
         try:
@@ -246,16 +251,24 @@ def _invite_chunk(now, chunk):
     if claimed.rowcount == 0:
         db.session.commit()
         return 0, []
-    # rows we moved are locked by us; rows a concurrent run moved carry its link already
+    # rows we moved are locked by us; rows a concurrent run moved carry its link already.
+    # Lock only revisit_task rows (a FOR UPDATE over the join would lock policy and product
+    # rows too and deadlock with the intake inserting policies); then read the rest plainly.
+    mine_ids = db.session.execute(
+        select(RevisitTask.id).where(RevisitTask.id.in_(ids), RevisitTask.status == "SMS_SENT",
+                                     RevisitTask.link_id.is_(None)).with_for_update()
+    ).scalars().all()
     mine = db.session.execute(
         select(RevisitTask.id, RevisitTask.erevisit_deadline, Policy.holder_id, Product.name)
         .join(Policy, RevisitTask.policy_id == Policy.id).join(Product, Policy.product_id == Product.id)
-        .where(RevisitTask.id.in_(ids), RevisitTask.status == "SMS_SENT", RevisitTask.link_id.is_(None))
-        .order_by(RevisitTask.id).with_for_update()
-    ).all()
+        .where(RevisitTask.id.in_(mine_ids)).order_by(RevisitTask.id)
+    ).all() if mine_ids else []
     by_holder = {}
     for row in mine:
         by_holder.setdefault(row.holder_id, []).append(row)
+    if not by_holder:
+        db.session.commit()
+        return 0, []
     batch = f"{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
     new_links = [dict(code=new_link_code(), customer_id=holder, batch=batch,
                       expires_at=min(r.erevisit_deadline for r in rows), face_attempts=0,
@@ -268,9 +281,7 @@ def _invite_chunk(now, chunk):
     ).all()
     link_of = {r.customer_id: r for r in link_rows}
     # every claimed task gets its customer's link of this batch, in one statement
-    link_of_task = (select(RevisitLink.id).join(Policy, Policy.holder_id == RevisitLink.customer_id)
-                    .where(Policy.id == RevisitTask.policy_id, RevisitLink.batch == batch)
-                    .scalar_subquery())
+    link_of_task = case({r.id: link_of[r.holder_id].id for r in mine}, value=RevisitTask.id)
     db.session.execute(update(RevisitTask).where(RevisitTask.id.in_([r.id for r in mine]))
                        .values(link_id=link_of_task).execution_options(synchronize_session=False))
     message_ids = _queue_invitations(by_holder, link_of, now)
@@ -410,6 +421,23 @@ def submit_online_answers(link_id, task_id, answers, ip, user_agent):
     return task
 
 
+def choose_phone_visit(link_id, task_id, ip, user_agent):
+    """The customer prefers a phone visit: the task goes to the agents' queue now."""
+    link = db.session.get(RevisitLink, link_id)
+    if link is None:
+        raise DomainError("link_not_found")
+    task = task_for_link(link, task_id)
+    db.session.query(RevisitTask).filter_by(id=task.id).with_for_update().one()
+    db.session.refresh(task)
+    if task.status != "SMS_SENT":
+        raise DomainError("task_not_online", hotline=current_app.config["HOTLINE"])
+    task.status = _transition(task.status, "choose_phone")
+    task.channel = "PHONE"
+    record_evidence(link.id, task.id, "chose_phone_visit", ip, user_agent)
+    db.session.commit()
+    return task
+
+
 def _clean_answers(answers):
     out = {}
     for key, value in (answers or {}).items():
@@ -500,4 +528,4 @@ def open_task_counts():
 
 __all__ = ["create_task_for_policy", "create_tasks_for_policies", "render_questions", "issue_invitations",
            "link_by_code", "link_state", "pending_tasks", "task_for_link", "submit_online_answers",
-           "record_evidence", "expire_due", "send_reminders", "choose_template", "OPEN_STATUSES"]
+           "record_evidence", "choose_phone_visit", "expire_due", "send_reminders", "choose_template", "OPEN_STATUSES"]

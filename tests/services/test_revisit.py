@@ -295,3 +295,13 @@ def test_admin_task_page_shows_sms_answers_and_evidence_and_filters_by_status(fr
     problems = client.get("/revisittaskview/list/?_flt_0_status=PROBLEM").get_data(as_text=True)
     assert f"/revisittaskview/show/{task.id}\"" in problems
     assert f"/revisittaskview/show/{task_of('880000001522217').id}\"" not in problems
+
+
+def test_customer_may_choose_a_phone_visit_instead(frozen):
+    link = invited_link("880000001522216")
+    task = revisit.choose_phone_visit(link.id, task_of("880000001522216").id, "10.0.0.1", "UA")
+    assert (task.status, task.channel) == ("PHONE_QUEUE", "PHONE")
+    assert [t.policy.policy_no for t in revisit.pending_tasks(link)] == ["880000001522217"]
+    with pytest.raises(DomainError) as err:
+        revisit.choose_phone_visit(link.id, task_of("86000001296920").id, "10.0.0.1", "UA")
+    assert err.value.key == "task_not_yours"
