@@ -418,9 +418,9 @@ def record_attempt(task_id, agent_id, outcome, answers=None, callback_at=None, n
     else:
         callback_at = None
     counted = outcome not in UNCOUNTED
-    max_attempts = _setting("PHONE_MAX_ATTEMPTS")
+    max_attempts, different_days = _settings("PHONE_MAX_ATTEMPTS", "PHONE_ATTEMPTS_DIFFERENT_DAYS")
     if counted:
-        if _setting("PHONE_ATTEMPTS_DIFFERENT_DAYS") and task.last_attempt_date == today:
+        if different_days and task.last_attempt_date == today:
             raise DomainError("attempt_same_day")
         if task.attempt_count >= max_attempts:
             raise DomainError("attempt_cap_reached", max=max_attempts)
