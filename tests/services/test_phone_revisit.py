@@ -355,3 +355,21 @@ def test_callback_times_are_read_from_the_form(seeded):
     assert phone_revisit.parse_callback_at("2026-11-25T15:30") == datetime(2026, 11, 25, 15, 30)
     with pytest.raises(DomainError):
         phone_revisit.parse_callback_at("明天下午")
+
+
+def test_the_beat_jobs_return_lapsed_work_to_the_queue(seeded):
+    from app.tasks.phone_revisit import release_lapsed, reopen_lapsed_callbacks
+
+    a1 = user_id("agent1")
+    with _travel(T0):
+        held, booked = phone_task(), phone_task()
+        phone_revisit.claim_task(booked, a1)
+        phone_revisit.record_attempt(booked, a1, "CALLBACK", callback_at="2026-11-24T10:00")
+        phone_revisit.claim_task(held, a1)
+    with _travel(T0 + timedelta(hours=2)):
+        release_lapsed.delay()
+        reopen_lapsed_callbacks.delay()
+    assert [reload(t).status for t in (held, booked)] == ["PHONE_QUEUE", "PHONE_QUEUE"]
+    actors = {e.actor_name for e in db.session.query(AuditEvent).filter(
+        AuditEvent.action.in_(("release_lapsed", "reopen_callback")))}
+    assert actors == {"celery:phone_revisit"}
