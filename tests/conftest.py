@@ -92,6 +92,11 @@ def _app_context(request):
         yield
         return
     app = request.getfixturevalue("app")
+    # Tests that start a real worker or a second app change Celery's current app; every test
+    # starts again from the session app's (eager) Celery.
+    celery_app = app.extensions["celery"]
+    celery_app.set_current()
+    celery_app.set_default()
     with app.app_context():
         yield
         _empty_tables(app)

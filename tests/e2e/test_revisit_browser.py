@@ -40,30 +40,16 @@ def live_server(app):
 
 @pytest.fixture
 def worker_server(servers, app):
-    """A second app on the same MariaDB whose Celery goes through the test Redis to a real worker,
-    so the face check runs in the background while the page polls, as in production."""
-    if not servers["redis_url"]:
-        pytest.skip("needs the test Redis")
-    from celery.contrib.testing.worker import start_worker
+    """The app served over HTTP with its face checks on a real worker, so the page polls as in production."""
+    from tests.workers import worker_app
 
-    from app import create_app
-    from tests.conftest import make_config
-
-    live = create_app(make_config(servers, CELERY={
-        "broker_url": servers["redis_url"], "result_backend": None, "task_always_eager": False,
-        "task_ignore_result": True, "timezone": "Asia/Shanghai", "broker_connection_retry_on_startup": True}))
-    server = make_server("127.0.0.1", 0, live, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    try:
-        with start_worker(live.extensions["celery"], perform_ping_check=False, pool="solo"):
-            thread.start()
-            yield f"http://127.0.0.1:{server.server_port}"
-            server.shutdown()
-            thread.join(10)
-    finally:
-        session_celery = app.extensions["celery"]  # the other tests run eagerly on the session app
-        session_celery.set_default()
-        session_celery.set_current()
+    with worker_app(app, servers) as live:
+        server = make_server("127.0.0.1", 0, live, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_port}"
+        server.shutdown()
+        thread.join(10)
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@ its own Celery on Redis, a worker thread consuming from it; the SMS tasks end to
 import time
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from celery.result import EagerResult
 
 from app.extensions import db
 from app.models.audit import AuditEvent
 from app.models.sms import SmsMessage, SmsTemplate
 from app.services import sms
-from tests.conftest import make_config
+from tests import workers
 from tests.fake_dysms import FakeDysms
 
 INVITE = {"name": "张德强", "title": "先生", "product": "爱心人寿心享未来年金保险", "link": "http://x/s/abc"}
@@ -24,28 +23,18 @@ def fake():
 
 @pytest.fixture(scope="module")
 def worker_app(app, servers, fake):
-    if not servers["redis_url"]:
-        pytest.skip("needs Redis")
-    from app import create_app
-
     aliyun = {"ALIYUN_ACCESS_KEY_ID": "test-ak", "ALIYUN_ACCESS_KEY_SECRET": "test-secret",
               "ALIYUN_SMS_ENDPOINT": fake.endpoint, "ALIYUN_SMS_PROTOCOL": "HTTP"}
-    second = create_app(make_config(servers, CELERY={
-        "broker_url": servers["redis_url"], "result_backend": servers["redis_url"],
-        "task_always_eager": False, "task_ignore_result": True, "task_acks_late": True,
-        "worker_prefetch_multiplier": 1, "timezone": "Asia/Shanghai",
-        "broker_connection_retry_on_startup": False, "broker_connection_timeout": 5,  # fail, never hang
-    }, **aliyun))
-    celery = second.extensions["celery"]  # celery_init_app made it the default: .delay() goes to Redis
-    celery.connection_for_write().default_channel.client.flushdb()  # nothing left from other runs
-    try:
-        with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10,
-                          loglevel="WARNING"):
-            yield second
-    finally:
-        session_celery = app.extensions["celery"]  # the other tests run eagerly on the session app
-        session_celery.set_default()
-        session_celery.set_current()
+    with workers.worker_app(app, servers, **aliyun) as second:
+        yield second
+
+
+@pytest.fixture(autouse=True)
+def _worker_celery_is_current(worker_app):
+    """conftest makes the session app's eager Celery current before each test; here it is the worker's."""
+    celery = worker_app.extensions["celery"]
+    celery.set_default()
+    celery.set_current()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 
 from app.extensions import db
 from app.models import Customer, IdentityVerification
@@ -51,27 +50,11 @@ def test_running_a_finished_verification_again_changes_nothing(seeded):
 
 @pytest.fixture
 def real_worker(app, servers):
-    """A Celery worker thread consuming from the test Redis (eager mode off meanwhile)."""
-    if not servers["redis_url"]:
-        pytest.skip("no Redis")
-    celery_app = app.extensions["celery"]
-    saved = {key: celery_app.conf[key] for key in ("broker_url", "task_always_eager")}
-    celery_app.conf.update(broker_url=servers["redis_url"], task_always_eager=False)
-    _reset_connections(celery_app)
-    try:
-        with start_worker(celery_app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
-            yield celery_app
-    finally:
-        celery_app.conf.update(saved)
-        _reset_connections(celery_app)
+    """A second app whose Celery goes through the test Redis to a worker thread."""
+    from tests.workers import worker_app
 
-
-def _reset_connections(celery_app):
-    """Drop the cached broker connections so the next send uses the current broker_url."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    with worker_app(app, servers) as second:
+        yield second.extensions["celery"]
 
 
 def test_the_photo_check_runs_on_a_real_worker(seeded, real_worker):

@@ -1,0 +1,37 @@
+"""A second app on the test MariaDB whose Celery goes through the test Redis to a real worker
+thread: tasks run in the background as in production. The session app stays eager."""
+import contextlib
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from tests.conftest import make_config
+
+WORKER_CELERY = {
+    "task_always_eager": False, "task_ignore_result": True, "task_acks_late": True,
+    "worker_prefetch_multiplier": 1, "timezone": "Asia/Shanghai",
+    "broker_connection_retry_on_startup": False, "broker_connection_timeout": 5,  # fail, never hang
+}
+
+
+@contextlib.contextmanager
+def worker_app(session_app, servers, **config):
+    """Yields the second app, with a solo worker consuming its queue from the test Redis."""
+    if not servers["redis_url"]:
+        pytest.skip("needs the test Redis")
+    from app import create_app
+
+    celery_config = dict(WORKER_CELERY, broker_url=servers["redis_url"], result_backend=servers["redis_url"])
+    second = create_app(make_config(servers, CELERY=celery_config, **config))
+    celery = second.extensions["celery"]
+    celery.set_default()
+    celery.set_current()  # shared tasks' .delay() now goes to Redis
+    celery.connection_for_write().default_channel.client.flushdb()  # nothing left from other runs
+    try:
+        with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10,
+                          loglevel="WARNING"):
+            yield second
+    finally:
+        session_celery = session_app.extensions["celery"]  # the other tests run eagerly
+        session_celery.set_default()
+        session_celery.set_current()
