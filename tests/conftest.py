@@ -15,6 +15,9 @@ from sqlalchemy import text
 from tests import harness
 
 PASSWORD = "Test@Pass2026"
+# The real photos and clip of ../shared (beside the repository, as on CI).
+FACES = os.environ.get("PORTAL_TEST_FACES") or os.path.normpath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "shared", "testdata", "faces"))
 KEEP_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_permission_view_role",
                "ab_role", "alembic_version"}
 

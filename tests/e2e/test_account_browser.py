@@ -6,53 +6,23 @@ upload the liveness video through the file-input fallback (the headless browser 
 set the servicing password and see 已认证 in 个人中心. Screenshots go to test-output/e2e/."""
 import os
 import re
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models import Customer, IdentityVerification, SmsMessage
+from tests.conftest import FACES
+from tests.e2e.conftest import CHROMIUM, IPHONE_UA, screenshot
+from tests.e2e.conftest import PHONE as PHONE_PROFILE
 
 pytestmark = pytest.mark.e2e
 
-FACES = "/work/shared/testdata/faces"
 CLIP = os.path.join(FACES, "short_hamilton_clip.mp4")
-SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "test-output", "e2e")
-CHROMIUM = "/usr/bin/chromium"
-PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
-             locale="zh-CN",
-             user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-                        "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1 MicroMessenger/8.0")
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
+PHONE = dict(PHONE_PROFILE, user_agent=IPHONE_UA + " MicroMessenger/8.0")  # inside WeChat
 
 
 def shot(page, name):
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=os.path.join(SHOTS, f"account-{name}.png"), full_page=True)
+    screenshot(page, f"account-{name}")
 
 
 def outbox_code(phone):

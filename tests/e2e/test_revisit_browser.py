@@ -6,36 +6,19 @@ face_recognition) and the questionnaire to the seed's success and closing texts.
 to test-output/e2e/ (git-ignored)."""
 import os
 import re
-import threading
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models import RevisitTask, SmsMessage
+from tests.conftest import FACES
+from tests.e2e.conftest import PHONE, screenshot, serve
 
 pytestmark = pytest.mark.e2e
 
-FACES = "/work/shared/testdata/faces"
-SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "test-output", "e2e")
-CHROMIUM = "/usr/bin/chromium"
 SUCCESS_TEXT = "问卷提交成功,您的回访已经成功啦,非常感谢您的支持与配合"
 CLOSING_TEXT = "感谢您的支持与信任,如日后您有任何保险相关的服务需求,请致电10109520,愿爱心带给您最温暖的感受,再见!"
-PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
-             locale="zh-CN",
-             user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-                        "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
 
 
 @pytest.fixture
@@ -44,26 +27,9 @@ def worker_server(servers, app):
     from tests.workers import worker_app
 
     with worker_app(app, servers) as live:
-        server = make_server("127.0.0.1", 0, live, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield f"http://127.0.0.1:{server.server_port}"
-        server.shutdown()
-        thread.join(10)
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
+        url, stop = serve(live)
+        yield url
+        stop()
 
 
 @pytest.fixture
@@ -82,8 +48,7 @@ def invited_zhang(seeded):
 
 
 def _shot(page, name):
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=os.path.join(SHOTS, name), full_page=True)
+    screenshot(page, name.removesuffix(".png"))
 
 
 def _answer_all_yes(page):

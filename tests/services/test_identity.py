@@ -11,8 +11,8 @@ from app.models import Customer, IdentityVerification
 from app.models.revisit import RevisitLink
 from app.services import clock, identity
 from app.services.errors import DomainError
+from tests.conftest import FACES
 
-FACES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "testdata", "faces")
 
 
 def photo(name):

@@ -9,8 +9,8 @@ from app.extensions import db
 from app.models import Customer, IdentityVerification
 from app.services import identity, liveness
 from app.services.errors import DomainError
+from tests.conftest import FACES
 
-FACES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "testdata", "faces")
 CLIP = os.path.join(FACES, "short_hamilton_clip.mp4")
 _cache = {}
 

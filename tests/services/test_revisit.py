@@ -8,7 +8,7 @@ from sqlalchemy import func
 
 from app.extensions import db
 from app.models import (AuditEvent, Policy, QuestionnaireTemplate, RevisitAnswer, RevisitEvidence,
-                        RevisitLink, RevisitTask, SmsMessage)
+                        RevisitTask, SmsMessage)
 from app.services import audit, clock, demo, questionnaire, revisit
 from app.services.errors import DomainError
 from tests.conftest import PASSWORD

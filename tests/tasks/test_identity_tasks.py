@@ -10,8 +10,8 @@ from app.models import Customer, IdentityVerification
 from app.models.revisit import RevisitLink
 from app.services import clock, identity
 from app.tasks import identity as identity_tasks
+from tests.conftest import FACES
 
-FACES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "testdata", "faces")
 
 
 def photo(name):

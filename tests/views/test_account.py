@@ -15,10 +15,9 @@ from app.models import (Customer, IdentityVerification, Policy, RevisitLink, Rev
                         SmsMessage)
 from app.services import clock
 from app.services.validation import id_check_digit
-from tests.conftest import csrf_token, login
+from tests.conftest import FACES, csrf_token, login
 from tests.fake_wechat import FakeWeChat
 
-FACES = "/work/shared/testdata/faces"
 CLIP = os.path.join(FACES, "short_hamilton_clip.mp4")
 MISMATCH = "您填写的信息与我们的保单记录不一致,请核对后重试"
 

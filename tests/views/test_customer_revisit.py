@@ -1,5 +1,5 @@
 """The customer's e-revisit pages through the test client, on the demo data, with real face checks
-(face_recognition on the photos in /work/shared/testdata/faces) and Celery in eager mode."""
+(face_recognition on the photos in ../shared/testdata/faces) and Celery in eager mode."""
 import io
 import os
 import re
@@ -11,9 +11,8 @@ import time_machine
 from app.extensions import db
 from app.models import (Customer, IdentityVerification, Policy, RevisitAnswer, RevisitEvidence,
                         RevisitLink, RevisitTask, SmsMessage)
-from tests.conftest import csrf_token
+from tests.conftest import FACES, csrf_token
 
-FACES = "/work/shared/testdata/faces"
 SUCCESS_TEXT = "问卷提交成功,您的回访已经成功啦,非常感谢您的支持与配合"
 CLOSING_TEXT = "感谢您的支持与信任,如日后您有任何保险相关的服务需求,请致电10109520,愿爱心带给您最温暖的感受,再见!"
 
