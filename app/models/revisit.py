@@ -88,7 +88,10 @@ class RevisitTask(TimestampMixin, Undeletable, Model):
     __tablename__ = "revisit_task"
     __table_args__ = (
         Index("ix_revisit_queue", "status", "is_problem", "hesitation_deadline", "created_at"),
-        Index("ix_revisit_status_due", "status", "erevisit_deadline"),
+        # the day-4 expiry scans by deadline; an index leading with status would make every
+        # moved row rewrite one more index entry (bench/revisit_pipeline.py)
+        Index("ix_revisit_deadline", "erevisit_deadline"),
+        Index("ix_revisit_created", "created_at", "status", "channel"),  # dashboard figures
         Index("ix_revisit_assignee", "assigned_to_id", "status"),
     )
 
@@ -125,6 +128,7 @@ class RevisitTask(TimestampMixin, Undeletable, Model):
 
 class CallAttempt(Undeletable, Model):
     __tablename__ = "call_attempt"
+    __table_args__ = (Index("ix_call_attempt_started", "started_at"),)
 
     id = Column(Integer, primary_key=True)
     task_id = Column(Integer, ForeignKey("revisit_task.id"), nullable=False, index=True)
