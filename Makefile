@@ -28,7 +28,8 @@ extract-messages: install
 run: translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask portal init
-	$(BIN)/flask demo seed --if-empty --faces ../shared/testdata/faces 2>/dev/null || $(BIN)/flask demo seed --if-empty
+	if [ -d ../shared/testdata/faces ]; then $(BIN)/flask demo seed --if-empty --faces ../shared/testdata/faces; else $(BIN)/flask demo seed --if-empty; fi
+	$(BIN)/flask portal run-jobs
 	$(BIN)/python run.py
 
 # MariaDB, Redis and Chromium from Debian's packages, when missing (the tests start their own servers).

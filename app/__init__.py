@@ -58,6 +58,10 @@ def _check_config(app):
     from config import DEFAULT_SECRET
 
     if app.config.get("PORTAL_ENV") == "production":
+        from app.services import clock
+
+        if clock.OFFSET:
+            raise ConfigurationError("PORTAL_CLOCK_OFFSET_DAYS is for demos and cannot be set in production")
         secret = app.config.get("SECRET_KEY") or ""
         if secret in ("", DEFAULT_SECRET) or len(secret) < 32:
             raise ConfigurationError(

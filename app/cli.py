@@ -25,6 +25,18 @@ def portal_init():
     click.echo("roles ready")
 
 
+@portal_cli.command("run-jobs")
+def portal_run_jobs():
+    """Run every scheduled job once, now (what celery beat runs; for the embedded default,
+    which has no beat: `make run` calls it at start)."""
+    from app.tasks.schedule import beat_schedule
+
+    celery_app = current_app.extensions["celery"]
+    for name, entry in beat_schedule(current_app.config).items():
+        celery_app.tasks[entry["task"]].apply(throw=True)
+        click.echo(f"ran {name} ({entry['task']})")
+
+
 @demo_cli.command("seed")
 @click.option("--password", default="Demo@2026", show_default=True, help="Password of the demo users.")
 @click.option("--policies", default=0, type=int, help="Also add this many bulk policies (load tests).")
