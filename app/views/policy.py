@@ -1,4 +1,15 @@
 """Back-office views of customers, products, policies and beneficiaries (保单管理)."""
+import os
+
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from wtforms import ValidationError
+
+from app.extensions import db
+from app.services.errors import DomainError
 from app.models.customer import AUTH_STATUSES, GENDERS, ID_TYPES, Customer
 from app.models.policy import (BENEFICIARY_KINDS, CHANNELS, PAYMENT_FREQUENCIES, PAYMENT_MODES,
                                POLICY_STATUSES, RELATIONSHIPS, Beneficiary, Policy)
@@ -31,10 +42,49 @@ class CustomerView(PortalModelView):
     choices = {"gender": GENDERS, "id_type": ID_TYPES, "auth_status": AUTH_STATUSES}
     list_columns = ["customer_no", "name", "gender", "id_type", "id_number", "mobile", "auth_status"]
     show_exclude_columns = ["face_encoding", "servicing_password_hash"]
+    show_template = "customer_show.html"
     search_columns = ["customer_no", "name", "id_number", "mobile", "auth_status"]
     edit_columns = ["name", "gender", "birth_date", "id_type", "id_number", "mobile", "wechat_openid"]
     add_columns = ["customer_no"] + edit_columns
     formatters_columns = {"id_number": mask_id_number, "mobile": mask_mobile}
+
+    @expose("/photo/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("edit")
+    def photo(self, pk):
+        """Attach the customer's reference photo for face checks (checked: an image, one face)."""
+        customer = db.session.get(Customer, pk) or abort(404)
+        if request.method == "POST":
+            try:
+                validate_csrf(request.form.get("csrf_token"))
+            except (CSRFError, ValidationError):
+                flash(_("页面已过期,请刷新后重试"), "danger")
+                return redirect(url_for(".photo", pk=pk))
+            upload = request.files.get("photo")
+            from app.services import identity
+
+            try:
+                identity.attach_reference_photo(customer.id, upload.read() if upload else b"")
+            except DomainError as error:
+                flash(error.message, "danger")
+            else:
+                flash(_("已更新 %(name)s 的人脸参考照片", name=customer.name), "success")
+                return redirect(url_for(".show", pk=pk))
+        return self.render_template("customer_photo.html", customer=customer, csrf=generate_csrf(),
+                                    has_photo=bool(customer.reference_photo))
+
+    @expose("/photo/<int:pk>/image")
+    @has_access
+    @permission_name("show")
+    def photo_image(self, pk):
+        customer = db.session.get(Customer, pk) or abort(404)
+        if not customer.reference_photo:
+            abort(404)
+        root = os.path.realpath(current_app.config["UPLOAD_DIR"])
+        path = os.path.realpath(os.path.join(root, customer.reference_photo))
+        if not path.startswith(root + os.sep) or not os.path.isfile(path):
+            abort(404)
+        return send_file(path, max_age=0)
 
 
 class ProductView(PortalModelView):
