@@ -10,6 +10,7 @@ import shutil
 import tempfile
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from tests import harness
@@ -127,8 +128,19 @@ def _empty_tables(app):
             conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets an app context of its own, as in production: nothing on flask.g (the
+    signed-in user, a CSRF token) or in the SQLAlchemy session carries over from the test's own
+    context or from another client's request."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = FreshContextClient
     return app.test_client()
 
 

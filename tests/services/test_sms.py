@@ -390,6 +390,7 @@ def test_admin_edits_a_template_and_new_messages_use_it(client, seeded):
                       data={**form, "content": "验证码 $code 有效"}, follow_redirects=True)
     assert "占位符格式应为" in bad.get_data(as_text=True)
     client.post(f"/smstemplateview/edit/{template.id}", data=form, follow_redirects=True)
+    db.session.expire_all()  # the request committed in its own session
     message = sms.queue("VERIFY_CODE", "13800138000", {"code": "654321", "minutes": "5"})
     assert message.content == "【验证码】654321,5分钟内有效。"
     assert message.template.provider_template_code == "SMS_CODE_02"
