@@ -27,6 +27,11 @@ def mask_mobile(value):
     return f"{value[:3]}****{value[-4:]}" if value and len(value) >= 11 else value
 
 
+def _blank_if_none(value):
+    """Empty cells instead of the word None."""
+    return "" if value is None else value
+
+
 class OwnTasksUnlessSupervisor(BaseFilter):
     """Agents see only what is assigned to them; the other staff roles see everything.
 
@@ -75,6 +80,8 @@ class PortalModelView(ModelView):
             self.edit_title = _l("编辑%(name)s", name=self.entity_label)
             self.add_title = _l("新增%(name)s", name=self.entity_label)
         super().__init__(*args, **kwargs)
+        for column in set(self.list_columns) | set(self.show_columns):
+            self.formatters_columns.setdefault(column, _blank_if_none)
 
 
 def datamodel(model):
