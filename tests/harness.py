@@ -62,7 +62,8 @@ def start_mariadb(base_dir, database="portal_test"):
         [_binary("mariadbd", "mysqld"), "--no-defaults", f"--datadir={datadir}", "--user=root",
          f"--port={port}", "--bind-address=127.0.0.1", f"--socket={sock}",
          "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
-         "--innodb-buffer-pool-size=512M", "--innodb-flush-log-at-trx-commit=2",
+         f"--innodb-buffer-pool-size={os.environ.get('PORTAL_DB_BUFFER_POOL', '512M')}",
+         "--innodb-flush-log-at-trx-commit=2", "--innodb-log-file-size=1G",
          "--max-connections=500", "--skip-log-bin", f"--pid-file={datadir}/mariadb.pid"],
         stdout=log, stderr=subprocess.STDOUT)
     _wait(lambda: process.poll() is not None or _port_open(port), "MariaDB")

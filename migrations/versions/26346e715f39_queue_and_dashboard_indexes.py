@@ -23,7 +23,10 @@ def upgrade():
 
     with op.batch_alter_table('revisit_task', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_revisit_status_due'))
-        batch_op.create_index('ix_revisit_created', ['created_at', 'status', 'channel'], unique=False)
+        # create before drop: MariaDB keeps an index on the assigned_to_id foreign key at all times
+        batch_op.create_index('ix_revisit_assigned_to', ['assigned_to_id'], unique=False)
+        batch_op.drop_index(batch_op.f('ix_revisit_assignee'))
+        batch_op.create_index('ix_revisit_created', ['created_at'], unique=False)
         batch_op.create_index('ix_revisit_deadline', ['erevisit_deadline'], unique=False)
 
     # ### end Alembic commands ###
@@ -34,6 +37,8 @@ def downgrade():
     with op.batch_alter_table('revisit_task', schema=None) as batch_op:
         batch_op.drop_index('ix_revisit_deadline')
         batch_op.drop_index('ix_revisit_created')
+        batch_op.create_index('ix_revisit_assignee', ['assigned_to_id', 'status'], unique=False)
+        batch_op.drop_index('ix_revisit_assigned_to')
         batch_op.create_index(batch_op.f('ix_revisit_status_due'), ['status', 'erevisit_deadline'], unique=False)
 
     with op.batch_alter_table('call_attempt', schema=None) as batch_op:
