@@ -242,37 +242,27 @@ def touch(task_id, agent_id):
 def release_lapsed(now=None):
     """Idle reservations lapse: the task goes back to the queue. Returns how many moved."""
     now = now or clock.now()
-    ids = db.session.execute(select(RevisitTask.id).where(
-        RevisitTask.status == "IN_CALL", RevisitTask.reserved_until <= now)).scalars().all()
-    moved = 0
-    if ids:
-        moved = db.session.execute(
-            update(RevisitTask).where(RevisitTask.id.in_(ids), RevisitTask.status == "IN_CALL",
-                                      RevisitTask.reserved_until <= now)
-            .values(status="PHONE_QUEUE", assigned_to_id=None, reserved_until=None, updated_at=now)
-            .execution_options(synchronize_session=False)).rowcount
-        if moved:
-            audit.record(db.session, "release_lapsed", "revisit_task", None, {"status": "IN_CALL"},
-                         {"status": "PHONE_QUEUE", "count": moved, "ids": ids[:1000]})
-    db.session.commit()
-    return moved
+    return _back_to_queue("IN_CALL", RevisitTask.reserved_until <= now, "release_lapsed", now)
 
 
 def reopen_lapsed_callbacks(now=None):
     """A booked callback stays with its agent until its time plus the grace period, then opens."""
     now = now or clock.now()
     limit = now - timedelta(minutes=_setting("CALLBACK_GRACE_MINUTES"))
-    ids = db.session.execute(select(RevisitTask.id).where(
-        RevisitTask.status == "CALLBACK", RevisitTask.callback_at <= limit)).scalars().all()
+    return _back_to_queue("CALLBACK", RevisitTask.callback_at <= limit, "reopen_callback", now)
+
+
+def _back_to_queue(status, lapsed, action, now):
+    """Set-based: tasks in `status` whose time has `lapsed` return to the open queue (audited)."""
+    ids = db.session.execute(select(RevisitTask.id).where(RevisitTask.status == status, lapsed)).scalars().all()
     moved = 0
     if ids:
         moved = db.session.execute(
-            update(RevisitTask).where(RevisitTask.id.in_(ids), RevisitTask.status == "CALLBACK",
-                                      RevisitTask.callback_at <= limit)
+            update(RevisitTask).where(RevisitTask.id.in_(ids), RevisitTask.status == status, lapsed)
             .values(status="PHONE_QUEUE", assigned_to_id=None, reserved_until=None, updated_at=now)
             .execution_options(synchronize_session=False)).rowcount
         if moved:
-            audit.record(db.session, "reopen_callback", "revisit_task", None, {"status": "CALLBACK"},
+            audit.record(db.session, action, "revisit_task", None, {"status": status},
                          {"status": "PHONE_QUEUE", "count": moved, "ids": ids[:1000]})
     db.session.commit()
     return moved
