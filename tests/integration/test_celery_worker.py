@@ -1,6 +1,5 @@
 """Celery through a real worker on the test Redis (not eager): a second app on the same MariaDB,
 its own Celery on Redis, a worker thread consuming from it; the SMS tasks end to end."""
-import time
 
 import pytest
 from celery.result import EagerResult
@@ -23,18 +22,13 @@ def fake():
 
 @pytest.fixture(scope="module")
 def worker_app(app, servers, fake):
-    aliyun = {"ALIYUN_ACCESS_KEY_ID": "test-ak", "ALIYUN_ACCESS_KEY_SECRET": "test-secret",
-              "ALIYUN_SMS_ENDPOINT": fake.endpoint, "ALIYUN_SMS_PROTOCOL": "HTTP"}
-    with workers.worker_app(app, servers, **aliyun) as second:
+    with workers.worker_app(app, servers, **workers.aliyun_config(fake, SMS_BACKEND="outbox")) as second:
         yield second
 
 
 @pytest.fixture(autouse=True)
 def _worker_celery_is_current(worker_app):
-    """conftest makes the session app's eager Celery current before each test; here it is the worker's."""
-    celery = worker_app.extensions["celery"]
-    celery.set_default()
-    celery.set_current()
+    workers.make_current(worker_app)
 
 
 @pytest.fixture
@@ -45,15 +39,6 @@ def aliyun_messages(app, monkeypatch, fake):
         fake.register_template(template.provider_template_code, template.content)
     return fake
 
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        db.session.commit()  # end our snapshot: the worker commits in its own session
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def queue_drained(flask_app):
@@ -73,7 +58,7 @@ def test_send_sms_runs_in_the_worker(worker_app, seeded):
     db.session.commit()
     result = send_sms.delay(message.id)
     assert not isinstance(result, EagerResult)
-    assert wait_for(lambda: status(message.id) == "SENT"), f"still {status(message.id)}"
+    assert workers.wait_for(lambda: status(message.id) == "SENT"), f"still {status(message.id)}"
     sent = db.session.get(SmsMessage, message.id)
     assert sent.content.startswith("尊敬的张德强先生您好") and sent.biz_id.startswith("outbox-")
     actors = {e.actor_name for e in db.session.query(AuditEvent).filter_by(entity="sms_message")}
@@ -90,8 +75,8 @@ def test_duplicated_tasks_in_the_worker_reach_alibaba_once(worker_app, seeded, a
     for _ in range(3):  # a redelivered / duplicated task
         send_sms.delay(single)
         send_sms_batch.delay(batch)
-    assert wait_for(lambda: all(status(i) == "SENT" for i in [single] + batch))
-    assert wait_for(lambda: queue_drained(worker_app)), "the duplicates were not all consumed"
+    assert workers.wait_for(lambda: all(status(i) == "SENT" for i in [single] + batch))
+    assert workers.wait_for(lambda: queue_drained(worker_app)), "the duplicates were not all consumed"
     assert fake.sent_to("13800138000") == 1
     assert all(fake.sent_to(f"1370000000{i}") == 1 for i in range(5))
     assert [c.action for c in fake.calls()].count("SendBatchSms") == 1
@@ -105,10 +90,10 @@ def test_beat_dispatch_retries_flow_control_through_the_worker(worker_app, seede
     message_id = sms.queue("EREVISIT_INVITE", "13800138009", INVITE).id
     db.session.commit()
     dispatch_due.delay()
-    assert wait_for(lambda: status(message_id) == "FLOW_CONTROLLED")
+    assert workers.wait_for(lambda: status(message_id) == "FLOW_CONTROLLED")
     # its backoff has passed (as the next beat run a minute later would find it)
     db.session.query(SmsMessage).filter_by(id=message_id).update({"next_attempt_at": None})
     db.session.commit()
     dispatch_due.delay()
-    assert wait_for(lambda: status(message_id) == "SENT")
+    assert workers.wait_for(lambda: status(message_id) == "SENT")
     assert [c.code for c in fake.calls()] == ["isv.BUSINESS_LIMIT_CONTROL", "OK"]

@@ -20,27 +20,14 @@ def fake():
 
 @pytest.fixture(scope="module")
 def worker_app(app, servers, fake):
-    aliyun = {"SMS_BACKEND": "aliyun", "ALIYUN_ACCESS_KEY_ID": "test-ak", "ALIYUN_ACCESS_KEY_SECRET": "test-secret",
-              "ALIYUN_SMS_ENDPOINT": fake.endpoint, "ALIYUN_SMS_PROTOCOL": "HTTP"}
-    with workers.worker_app(app, servers, **aliyun) as second:
+    with workers.worker_app(app, servers, **workers.aliyun_config(fake)) as second:
         yield second
 
 
 @pytest.fixture(autouse=True)
 def _worker_celery_is_current(worker_app):
-    celery = worker_app.extensions["celery"]
-    celery.set_default()
-    celery.set_current()
+    workers.make_current(worker_app)
 
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        db.session.commit()  # leave our snapshot: the worker commits in its own session
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_invitations_and_expiry_run_in_the_worker(worker_app, seeded, fake, app, monkeypatch):
@@ -53,7 +40,7 @@ def test_invitations_and_expiry_run_in_the_worker(worker_app, seeded, fake, app,
     issue_invitations.delay()
     issue_invitations.delay()  # beat fired twice: still one link and one SMS per customer
     sent = lambda: db.session.query(SmsMessage).filter_by(purpose="EREVISIT", status="SENT").count()  # noqa: E731
-    assert wait_for(lambda: sent() == 4 and db.session.query(RevisitTask).filter_by(status="PENDING").count() == 0)
+    assert workers.wait_for(lambda: sent() == 4 and db.session.query(RevisitTask).filter_by(status="PENDING").count() == 0)
     time.sleep(1)
     db.session.commit()
     assert db.session.query(SmsMessage).filter_by(purpose="EREVISIT").count() == 4
@@ -67,5 +54,5 @@ def test_invitations_and_expiry_run_in_the_worker(worker_app, seeded, fake, app,
     db.session.query(RevisitTask).update({RevisitTask.erevisit_deadline: clock.now() - timedelta(seconds=1)})
     db.session.commit()
     expire_due.delay()
-    assert wait_for(lambda: db.session.query(RevisitTask).filter_by(status="PHONE_QUEUE", channel="PHONE").count()
+    assert workers.wait_for(lambda: db.session.query(RevisitTask).filter_by(status="PHONE_QUEUE", channel="PHONE").count()
                     == db.session.query(RevisitTask).count() == 6)
