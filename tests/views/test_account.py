@@ -18,6 +18,9 @@ from app.services.validation import id_check_digit
 from tests.conftest import FACES, csrf_token, login
 from tests.fake_wechat import FakeWeChat
 
+# the three faces also run on the embedded default (SQLite) in `make test`
+pytestmark = pytest.mark.smoke
+
 CLIP = os.path.join(FACES, "short_hamilton_clip.mp4")
 MISMATCH = "您填写的信息与我们的保单记录不一致,请核对后重试"
 

@@ -13,6 +13,9 @@ from app.models import (Customer, IdentityVerification, Policy, RevisitAnswer, R
                         RevisitLink, RevisitTask, SmsMessage)
 from tests.conftest import FACES, csrf_token
 
+# the three faces also run on the embedded default (SQLite) in `make test`
+pytestmark = pytest.mark.smoke
+
 SUCCESS_TEXT = "问卷提交成功,您的回访已经成功啦,非常感谢您的支持与配合"
 CLOSING_TEXT = "感谢您的支持与信任,如日后您有任何保险相关的服务需求,请致电10109520,愿爱心带给您最温暖的感受,再见!"
 

@@ -7,6 +7,9 @@ from app.models.revisit import RevisitTask
 from tests.conftest import csrf_token, login
 from tests.factories import make_task
 
+# the three faces also run on the embedded default (SQLite) in `make test`
+pytestmark = pytest.mark.smoke
+
 
 def test_every_demo_user_can_sign_in(seeded, client):
     for username in ("admin", "supervisor", "agent1", "agent2", "operator", "auditor"):

@@ -1,5 +1,6 @@
 """The workbench, the supervisors' board, the dashboard, the export and the call-centre API,
 through the real web UI (test client) on MariaDB."""
+import pytest
 import io
 from datetime import datetime, timedelta
 
@@ -14,6 +15,9 @@ from app.services import phone_revisit
 from app.services.revisit import render_questions
 from tests.conftest import PASSWORD, csrf_token, login
 from tests.services.test_phone_revisit import T0, _travel, phone_task, user_id
+
+# the three faces also run on the embedded default (SQLite) in `make test`
+pytestmark = pytest.mark.smoke
 
 
 def _browser(client):
