@@ -123,3 +123,17 @@ def test_customer_pages_switch_to_english(seeded, client):
     signin = _page(client, "/my/signin")
     assert "Sign in with the mobile number you gave when applying" in signin
     assert "请使用投保时预留的手机号码登录" not in signin
+
+
+@pytest.mark.smoke
+def test_a_customer_switches_language_and_stays_on_the_page(seeded, client):
+    page = client.get("/my/signin").get_data(as_text=True)
+    assert "English" in page
+    reply = client.get("/language/en?next=/my/signin")
+    assert reply.status_code == 302 and reply.headers["Location"].endswith("/my/signin")
+    english = client.get("/my/signin").get_data(as_text=True)
+    client.get("/language/zh?next=/my/signin")
+    assert english != client.get("/my/signin").get_data(as_text=True)
+    assert client.get("/language/en?next=https://evil.example/").headers["Location"].endswith("/")
+    assert "evil" not in client.get("/language/en?next=//evil.example/").headers["Location"]
+    assert client.get("/language/fr").status_code == 404

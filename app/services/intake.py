@@ -79,6 +79,14 @@ def _text(value):
     return str(value).strip()
 
 
+def _chinese(label):
+    """A lazy label as written in files (Chinese), whatever language the operator's page is in."""
+    from flask_babel import force_locale
+
+    with force_locale("zh"):
+        return str(label)
+
+
 def _choice(value, mapping, field, errors, required=True, default=None):
     """Accept the code (IN_FORCE) or its Chinese label (保单有效)."""
     text = _text(value)
@@ -89,7 +97,7 @@ def _choice(value, mapping, field, errors, required=True, default=None):
     if text.upper() in mapping:
         return text.upper()
     for code, label in mapping.items():
-        if text == str(label):
+        if text == _chinese(label) or text == str(label):
             return code
     errors.append(DomainError("field_bad_choice", field=LABELS[field], value=text).message)
     return None

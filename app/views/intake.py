@@ -6,6 +6,7 @@ from flask import flash, request
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.api import BaseApi, protect, safe
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
@@ -127,7 +128,7 @@ class PolicyIntakeApi(BaseApi):
 
 
 class ImportForm(FlaskForm):
-    file = FileField(_("保单文件(CSV 或 Excel .xlsx)"), validators=[FileRequired()])
+    file = FileField(_l("保单文件(CSV 或 Excel .xlsx)"), validators=[FileRequired()])
 
 
 class PolicyImportView(BaseView):
@@ -168,7 +169,5 @@ class PolicyImportView(BaseView):
 
 def register_intake(appbuilder):
     appbuilder.add_api(PolicyIntakeApi)
-    from flask_babel import lazy_gettext as _l
-
     appbuilder.add_view(PolicyImportView, "PolicyImport", label=_l("保单导入"), icon="fa-upload",
                         category="PolicyAdmin", category_label=_l("保单管理"))

@@ -1,0 +1,21 @@
+"""The customers' language switch: /language/<locale>?next=<this page>.
+
+Flask-AppBuilder's own /lang/<locale> returns to the last back-office page; a customer must
+come back to the phone page they were on. The locale is kept in the session, where
+Flask-AppBuilder's locale selector reads it.
+"""
+from flask import Blueprint, abort, current_app, redirect, request, session
+
+bp = Blueprint("language", __name__)
+
+
+@bp.route("/language/<locale>")
+def switch(locale):
+    if locale not in current_app.config["LANGUAGES"]:
+        abort(404)
+    session["locale"] = locale
+    target = request.args.get("next") or "/"
+    # only a path on this site: never an open redirect
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
+    return redirect(target)
