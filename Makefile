@@ -26,10 +26,7 @@ extract-messages: install
 	$(BIN)/pybabel -q update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 run: translations
-	$(BIN)/flask db upgrade
-	$(BIN)/flask portal init
-	if [ -d ../shared/testdata/faces ]; then $(BIN)/flask demo seed --if-empty --faces ../shared/testdata/faces; else $(BIN)/flask demo seed --if-empty; fi
-	$(BIN)/flask portal run-jobs
+	$(BIN)/flask portal start $$( [ -d ../shared/testdata/faces ] && echo --faces ../shared/testdata/faces )
 	$(BIN)/python run.py
 
 # MariaDB, Redis and Chromium from Debian's packages, when missing (the tests start their own servers).

@@ -37,6 +37,21 @@ def portal_run_jobs():
         click.echo(f"ran {name} ({entry['task']})")
 
 
+@portal_cli.command("start")
+@click.option("--faces", "faces_dir", type=click.Path(file_okay=False),
+              help="Reference photos for the demo customers (see `flask demo seed --help`).")
+@click.pass_context
+def portal_start(ctx, faces_dir):
+    """Everything `make run` does before serving, in one process: migrate, roles, demo data when
+    the database is empty, and the scheduled jobs once."""
+    from flask_migrate import upgrade
+
+    upgrade()
+    ctx.invoke(portal_init)
+    ctx.invoke(demo_seed, password="Demo@2026", policies=0, if_empty=True, faces_dir=faces_dir)
+    ctx.invoke(portal_run_jobs)
+
+
 @demo_cli.command("seed")
 @click.option("--password", default="Demo@2026", show_default=True, help="Password of the demo users.")
 @click.option("--policies", default=0, type=int, help="Also add this many bulk policies (load tests).")

@@ -108,3 +108,15 @@ def test_pages_render_in_chinese_by_default_and_english_when_asked(seeded, clien
     english = client.get("/policyview/list/").get_data(as_text=True)
     assert "Policy No." in english and "Policy Management" in english
     assert "保险单号" not in english
+
+
+@pytest.mark.smoke
+def test_scheduled_jobs_run_once_from_the_cli(seeded):
+    """The embedded default has no celery beat: `make run` runs every scheduled job once at start."""
+    from app.models import SmsMessage
+
+    result = seeded.test_cli_runner().invoke(args=["portal", "run-jobs"])
+    assert result.exit_code == 0, result.output
+    assert "revisit.issue_invitations" in result.output and "revisit.expire_due" in result.output
+    db.session.commit()
+    assert db.session.query(SmsMessage).filter_by(purpose="EREVISIT", status="SENT").count() >= 4
