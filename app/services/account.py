@@ -24,6 +24,7 @@ from app.models.customer import ID_TYPES
 from app.services import audit, clock, codes
 from app.services.errors import DomainError
 from app.services.validation import id_document_valid, normalize_mobile
+from app.services import settings as business_settings
 
 PASSWORD_MIN_LENGTH = 6
 PASSWORD_MAX_LENGTH = 12
@@ -234,7 +235,7 @@ def failed_videos_today(customer_id):
 
 
 def check_face_tries(customer_id):
-    if failed_videos_today(customer_id) >= current_app.config["FACE_MAX_TRIES"]:
+    if failed_videos_today(customer_id) >= business_settings.get("FACE_MAX_TRIES"):
         raise DomainError("face_too_many_today", hotline=current_app.config["HOTLINE"])
 
 

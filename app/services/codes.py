@@ -18,6 +18,7 @@ from app.models.sms import VerificationCode
 from app.services import clock, sms
 from app.services.errors import DomainError
 from app.services.validation import normalize_mobile
+from app.services import settings as business_settings
 
 PURPOSES = ("SIGN_IN", "BIND", "PASSWORD_RESET")
 TEMPLATE = "VERIFY_CODE"
@@ -67,7 +68,7 @@ def issue(phone, purpose, customer_id=None):
     phone = _mobile(phone)
     check_send_allowed(phone)
     now = clock.now()
-    minutes = current_app.config["CODE_VALID_MINUTES"]
+    minutes = business_settings.get("CODE_VALID_MINUTES")
     code = f"{secrets.randbelow(10 ** 6):06d}"
     message = sms.queue(TEMPLATE, phone, {"code": code, "minutes": minutes},
                         purpose="CODE", customer_id=customer_id)
@@ -104,7 +105,7 @@ def verify(phone, purpose, code):
     if row is None:
         db.session.rollback()
         raise DomainError("code_invalid")
-    max_tries = current_app.config["CODE_MAX_WRONG_TRIES"]
+    max_tries = business_settings.get("CODE_MAX_WRONG_TRIES")
     error = None
     if row.used_at is not None:
         error = DomainError("code_used")

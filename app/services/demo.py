@@ -17,6 +17,7 @@ from app.models.product import Product
 from app.models.sms import SmsTemplate
 from app.services import clock
 from app.services.validation import make_resident_id
+from app.services import settings as business_settings
 
 DEMO_USERS = [
     ("admin", "Admin", "系统", "管理员"),
@@ -85,8 +86,8 @@ def seed(password):
         product = db.session.query(Product).filter_by(code=spec["code"]).one_or_none()
         if product is None:
             product = Product(**spec, revisit_required=True,
-                              hesitation_days=current_app.config["HESITATION_DAYS"],
-                              loan_ratio=current_app.config["LOAN_RATIO"])
+                              hesitation_days=business_settings.get("HESITATION_DAYS"),
+                              loan_ratio=business_settings.get("LOAN_RATIO"))
             db.session.add(product)
         products[spec["code"]] = product
     customers = {}
@@ -134,7 +135,7 @@ def _seed_revisits(today):
     from app.services import questionnaire, revisit
 
     questionnaire.ensure_defaults()
-    valid_days = current_app.config["EREVISIT_VALID_DAYS"]
+    valid_days = business_settings.get("EREVISIT_VALID_DAYS")
     fresh = db.session.query(Policy.id).filter(Policy.issue_date > today - timedelta(days=valid_days + 1))
     for (policy_id,) in fresh.order_by(Policy.id):
         revisit.create_task_for_policy(policy_id)

@@ -24,6 +24,7 @@ from app.models.identity import IdentityVerification
 from app.models.revisit import RevisitLink
 from app.services import clock, liveness
 from app.services.errors import DomainError
+from app.services import settings as business_settings
 
 
 def _face_recognition():
@@ -98,7 +99,7 @@ def _messages(reasons):
 
 def verify_face_files(reference_bytes, probe_bytes):
     """Operator check of two photos (the CLI): decision, distance, reasons."""
-    threshold = current_app.config["FACE_MATCH_THRESHOLD"]
+    threshold = business_settings.get("FACE_MATCH_THRESHOLD")
     _face_recognition()  # the one-off model load is not part of the comparison's time
     started = time.perf_counter()
     try:
@@ -237,7 +238,7 @@ def _check_link(customer_id, link_id):
     link = db.session.get(RevisitLink, link_id)
     if link is None or link.customer_id != customer_id:
         raise DomainError("identity_link_invalid")
-    if link.face_attempts >= current_app.config["FACE_MAX_TRIES"]:
+    if link.face_attempts >= business_settings.get("FACE_MAX_TRIES"):
         raise DomainError("face_too_many_tries")
     return link
 
@@ -278,7 +279,7 @@ def run_photo_verification(verification_id):
     if verification is None or verification.status != "PENDING":
         return None
     customer = db.session.get(Customer, verification.customer_id)
-    threshold = current_app.config["FACE_MATCH_THRESHOLD"]
+    threshold = business_settings.get("FACE_MATCH_THRESHOLD")
     started = time.perf_counter()
     try:
         reference, source = reference_encoding(customer)

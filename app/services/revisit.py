@@ -28,6 +28,7 @@ from app.models.revisit import (OPEN_STATUSES, Question, QuestionnaireTemplate, 
 from app.models.sms import SmsMessage
 from app.services import audit, clock
 from app.services.errors import DomainError
+from app.services import settings as business_settings
 
 # One table of the online transitions: (from status, event) -> to status.
 TRANSITIONS = {
@@ -54,9 +55,11 @@ def _transition(status, event):
 
 # --- tasks ----------------------------------------------------------------------------------
 
-def erevisit_deadline(issue_date):
+def erevisit_deadline(issue_date, valid_days=None):
     """seed: valid 3 days from issuance; at 00:00 of day 4 it turns into a phone revisit."""
-    return clock.start_of_day(issue_date, current_app.config["EREVISIT_VALID_DAYS"] + 1)
+    if valid_days is None:
+        valid_days = business_settings.get("EREVISIT_VALID_DAYS")
+    return clock.start_of_day(issue_date, valid_days + 1)
 
 
 def hesitation_deadline(policy, product):
@@ -118,6 +121,7 @@ def create_tasks_for_policies(policy_ids):
                                              RevisitTask.status != "CANCELLED").exists())
     ).all()
     templates, now, values = {}, clock.now(), []
+    valid_days = business_settings.get("EREVISIT_VALID_DAYS")
     for row in rows:
         key = (row.kind, row.payment_mode)
         if key not in templates:
@@ -125,7 +129,7 @@ def create_tasks_for_policies(policy_ids):
         start = row.receipt_signed_date or row.issue_date
         values.append(dict(policy_id=row.id, open_policy_id=row.id, template_id=templates[key],
                            status="PENDING", channel="ELECTRONIC", is_problem=False,
-                           erevisit_deadline=erevisit_deadline(row.issue_date),
+                           erevisit_deadline=erevisit_deadline(row.issue_date, valid_days),
                            hesitation_deadline=start + timedelta(days=row.hesitation_days),
                            attempt_count=0, created_at=now, updated_at=now))
     if values:
@@ -488,7 +492,7 @@ def _expire_range(start, end, now, due):
 
 def send_reminders(now=None, send=True):
     """Optional day-2 reminder (config EREVISIT_REMINDER_ENABLED): at most one per link."""
-    if not current_app.config.get("EREVISIT_REMINDER_ENABLED"):
+    if not business_settings.get("EREVISIT_REMINDER_ENABLED"):
         return 0
     now = now or clock.now()
     reminded = select(SmsMessage.id).where(SmsMessage.link_id == RevisitLink.id,

@@ -13,7 +13,6 @@ def beat_schedule(config):
     schedule["revisit-issue-invitations"] = {"task": "revisit.issue_invitations", "schedule": 60.0}
     schedule["revisit-expire-due"] = {"task": "revisit.expire_due", "schedule": crontab(minute="*/10")}
     schedule["revisit-expire-midnight"] = {"task": "revisit.expire_due", "schedule": crontab(hour=0, minute=1)}
-    if config.get("EREVISIT_REMINDER_ENABLED"):
-        schedule["revisit-reminders"] = {"task": "revisit.send_reminders",
-                                         "schedule": crontab(hour=10, minute=0)}
+    # always scheduled: send_reminders does nothing unless EREVISIT_REMINDER_ENABLED (an admin setting)
+    schedule["revisit-reminders"] = {"task": "revisit.send_reminders", "schedule": crontab(hour=10, minute=0)}
     return schedule

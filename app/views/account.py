@@ -22,6 +22,7 @@ from app.models.policy import PAYMENT_MODES, POLICY_STATUSES
 from app.models.servicing import APPLICATION_STATUSES, SERVICING_KINDS
 from app.services import account, clock, codes, wechat
 from app.services.errors import DomainError
+from app.services import settings as business_settings
 
 bp = Blueprint("account", __name__, url_prefix="/my")
 
@@ -208,7 +209,7 @@ def send_code():
         flash(error.message, "error")
     else:
         flash(_("验证码已发送至 %(mobile)s,%(minutes)s分钟内有效", mobile=mask_mobile(phone),
-                minutes=current_app.config["CODE_VALID_MINUTES"]), "success")
+                minutes=business_settings.get("CODE_VALID_MINUTES")), "success")
     if purpose == "BIND":
         session["account_bind_draft"] = {k: request.form.get(k, "")[:64] for k in ("name", "id_type", "id_number")}
     next_url = request.form.get("next")

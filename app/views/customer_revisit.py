@@ -16,6 +16,7 @@ from app.models import IdentityVerification
 from app.models.policy import POLICY_STATUSES
 from app.services import clock, revisit
 from app.services.errors import DomainError
+from app.services import settings as business_settings
 
 bp = Blueprint("customer_revisit", __name__)
 
@@ -106,12 +107,12 @@ def _verified_link(code):
 
 
 def _too_many_tries(link):
-    return link.face_attempts >= current_app.config["FACE_MAX_TRIES"] and link.face_verified_at is None
+    return link.face_attempts >= business_settings.get("FACE_MAX_TRIES") and link.face_verified_at is None
 
 
 def _face_page(link, form=None, error=None, status=200):
     blocked = _too_many_tries(link)
-    left = current_app.config["FACE_MAX_TRIES"] - link.face_attempts
+    left = business_settings.get("FACE_MAX_TRIES") - link.face_attempts
     if error and not blocked and link.face_attempts:
         error = _("%(reason)s(还可尝试%(left)s次)", reason=error, left=left)
     if blocked:

@@ -25,3 +25,17 @@ def test_supervisor_cannot_change_settings(seeded, client):
     client.post("/settingview/add", data={"csrf_token": client.csrf, "key": "LOAN_RATIO", "value": "0.9"})
     db.session.expire_all()
     assert db.session.query(Setting).count() == 0
+
+
+def test_the_services_follow_an_admin_override(seeded):
+    """An override in 业务参数 is what the rules use, not only what the page shows."""
+    from datetime import date, datetime
+
+    from app.services import revisit
+
+    assert revisit.erevisit_deadline(date(2026, 11, 20)) == datetime(2026, 11, 24)
+    db.session.add(Setting(key="EREVISIT_VALID_DAYS", value="5", description="演练"))
+    db.session.add(Setting(key="CODE_MAX_WRONG_TRIES", value="1", description="演练"))
+    db.session.commit()
+    assert revisit.erevisit_deadline(date(2026, 11, 20)) == datetime(2026, 11, 26)
+    assert settings.get("CODE_MAX_WRONG_TRIES") == 1
