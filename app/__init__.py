@@ -43,6 +43,9 @@ def create_app(test_config=None):
             security_manager_class=PortalSecurityManager,
             indexview=PortalIndexView,
         )
+        from app import dbpool
+
+        dbpool.install(db.engine, app.config["DB_PING_IDLE_SECONDS"])
         appbuilder.init_app(app, db.session)
         register_views(appbuilder)
         appbuilder.post_init()

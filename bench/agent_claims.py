@@ -122,8 +122,10 @@ def claim_loop(app, agents, seconds, complete, start_at=None):
                         phone_revisit.record_attempt(task_id, agent_id, "SUCCESS", answers=answers,
                                                      holder_verified=True)
                     else:
-                        db.session.execute(update(RevisitTask).where(RevisitTask.id == task_id).values(
-                            status="SUCCESS", completed_at=clock.now(), open_policy_id=None))
+                        table = RevisitTask.__table__
+                        db.session.execute(update(table).where(table.c.id == task_id).values(
+                            status="SUCCESS", completed_at=clock.now(), open_policy_id=None,
+                            reserved_until=None))
                         db.session.commit()
                     mine_done.append(time.perf_counter() - t1)
                 db.session.remove()

@@ -64,7 +64,11 @@ def start_mariadb(base_dir, database="portal_test"):
          "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
          f"--innodb-buffer-pool-size={os.environ.get('PORTAL_DB_BUFFER_POOL', '512M')}",
          "--innodb-flush-log-at-trx-commit=2", "--innodb-log-file-size=1G",
-         "--max-connections=500", "--skip-log-bin", f"--pid-file={datadir}/mariadb.pid"],
+         "--max-connections=500", "--skip-log-bin", f"--pid-file={datadir}/mariadb.pid",
+         # as README asks of production: a thread pool for many short statements from many
+         # connections (50 agents: 480 -> 700+ claims/s), and the adaptive hash index
+         "--thread-handling=pool-of-threads", "--innodb-adaptive-hash-index=ON",
+         *os.environ.get("PORTAL_DB_OPTIONS", "").split()],
         stdout=log, stderr=subprocess.STDOUT)
     _wait(lambda: process.poll() is not None or _port_open(port), "MariaDB")
     if process.poll() is not None:

@@ -92,7 +92,10 @@ class RevisitTask(TimestampMixin, Undeletable, Model):
         # day-4 expiry ~4 s more per 900,000 moved rows (bench/revisit_pipeline.py).
         Index("ix_revisit_deadline", "erevisit_deadline"),
         Index("ix_revisit_created", "created_at"),  # dashboard figures by day and month
-        Index("ix_revisit_assigned_to", "assigned_to_id"),
+        # what an agent holds now: reserved_until is set exactly while a task is held (IN_CALL:
+        # the idle reservation; CALLBACK: the booked time plus the grace period), so the claim
+        # never reads the agent's finished tasks (migration 5c1e8a0d4b27)
+        Index("ix_revisit_held", "assigned_to_id", "reserved_until"),
     )
 
     id = Column(Integer, primary_key=True)
@@ -112,7 +115,7 @@ class RevisitTask(TimestampMixin, Undeletable, Model):
     hesitation_deadline = Column(Date, nullable=False)
     assigned_to_id = Column(Integer, ForeignKey("ab_user.id"))
     assigned_to = relationship("User", foreign_keys=[assigned_to_id])
-    reserved_until = Column(DateTime)
+    reserved_until = Column(DateTime)  # held by assigned_to until then (IN_CALL or CALLBACK), else NULL
     callback_at = Column(DateTime)
     attempt_count = Column(Integer, nullable=False, default=0)
     last_attempt_date = Column(Date)

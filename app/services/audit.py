@@ -66,18 +66,22 @@ def _plain(value):
     return str(value)
 
 
+def origin():
+    """(ip, user agent) of the request being served, or (None, None) outside one."""
+    if has_request_context():
+        return request.remote_addr, (request.user_agent.string or "")[:255]
+    return None, None
+
+
 def _event_row(action, entity, entity_id, before=None, after=None):
     actor_type, actor_id, actor_name = current_actor()
     from app.services import clock
 
-    row = dict(occurred_at=clock.now(), actor_type=actor_type, actor_id=actor_id,
-               actor_name=actor_name, action=action, entity=entity,
-               entity_id=None if entity_id is None else str(entity_id),
-               before=before, after=after, ip=None, user_agent=None)
-    if has_request_context():
-        row["ip"] = request.remote_addr
-        row["user_agent"] = (request.user_agent.string or "")[:255]
-    return row
+    ip, user_agent = origin()
+    return dict(occurred_at=clock.now(), actor_type=actor_type, actor_id=actor_id,
+                actor_name=actor_name, action=action, entity=entity,
+                entity_id=None if entity_id is None else str(entity_id),
+                before=before, after=after, ip=ip, user_agent=user_agent)
 
 
 def record(session, action, entity, entity_id=None, before=None, after=None):

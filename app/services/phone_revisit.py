@@ -14,14 +14,18 @@ State machine of the phone side (the online side lives in app/services/revisit.p
 Claims are conditional set-based UPDATEs on a row picked with SELECT ... FOR UPDATE SKIP
 LOCKED (MariaDB); on SQLite the conditional UPDATE alone decides (it moves a row only when
 it is still in the state the statement expects), so no task is ever held by two agents.
+On MariaDB the claim runs those rules inside the server, as the stored procedure
+portal_claim_next (migration 5c1e8a0d4b27): one round trip, the hot path of the workbench.
 Set-based moves are audited explicitly with audit.record(); ORM changes audit themselves.
 """
 import functools
 from datetime import datetime, timedelta
 
+import pymysql
 from flask import current_app
 from sqlalchemy import and_, bindparam, func, or_, select, true, update
 
+from app import dbpool
 from app.extensions import db
 from app.models.customer import Customer
 from app.models.identity import IdentityVerification
@@ -121,7 +125,8 @@ def _claim_statements(locking, different_days):
     if locking:
         selectors = [(expected, query.with_for_update(skip_locked=True)) for expected, query in selectors]
     own = select(RevisitTask.id, RevisitTask.status, RevisitTask.reserved_until, RevisitTask.callback_at).where(
-        RevisitTask.assigned_to_id == bindparam("b_agent"), RevisitTask.status.in_(("IN_CALL", "CALLBACK")))
+        RevisitTask.assigned_to_id == bindparam("b_agent"), RevisitTask.reserved_until > bindparam("b_now"),
+        RevisitTask.status.in_(("IN_CALL", "CALLBACK")))
     take = {}
     for expected, extra in (("CALLBACK", RevisitTask.assigned_to_id == bindparam("b_agent")),
                             ("PROBLEM", RevisitTask.assigned_to_id.is_(None)),
@@ -158,14 +163,16 @@ def claim_next(agent_id):
     An agent holds one call at a time: with a live reservation, that task is returned; then
     their own callbacks that are due; then the open queue."""
     now, today = clock.now(), clock.today()
+    if _is_mysql() and current_app.config.get("CLAIM_WITH_PROCEDURE", True):
+        return _claim_by_procedure(agent_id, now, today)
     conn = _begin_read_committed()
     reservation, different_days = _settings("CLAIM_RESERVATION_MINUTES", "PHONE_ATTEMPTS_DIFFERENT_DAYS",
                                             conn=conn)
     until = now + timedelta(minutes=reservation)
     own_query, selectors, _ = _claim_statements(_is_mysql(), bool(different_days))
-    own = conn.execute(own_query, {"b_agent": agent_id}).all()
+    own = conn.execute(own_query, {"b_agent": agent_id, "b_now": now}).all()
     for row in own:
-        if row.status == "IN_CALL" and row.reserved_until and row.reserved_until > now:
+        if row.status == "IN_CALL":
             db.session.commit()
             return row.id
     due = sorted((r for r in own if r.status == "CALLBACK" and r.callback_at and r.callback_at <= now),
@@ -185,6 +192,34 @@ def claim_next(agent_id):
                 return task_id
     db.session.commit()
     return None
+
+
+def _claim_by_procedure(agent_id, now, today):
+    """The same claim in one round trip: the stored procedure portal_claim_next (migration
+    5c1e8a0d4b27) runs these rules inside MariaDB, audit event included."""
+    actor_type, actor_id, actor_name = audit.current_actor()
+    ip, user_agent = audit.origin()
+    config = current_app.config
+    db.session.expire_all()  # the caller reads the task afresh after the claim
+    # the procedure begins and commits its own transaction: on the autocommit pool it is the
+    # whole claim in one round trip
+    # whole claim in one round trip (the pool's own DBAPI connection: SQLAlchemy's Connection
+    # would send a ROLLBACK on close even in autocommit)
+    connection = dbpool.autocommit_engine().raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("CALL portal_claim_next(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                       (agent_id, now, today, config["CLAIM_RESERVATION_MINUTES"],
+                        int(bool(config["PHONE_ATTEMPTS_DIFFERENT_DAYS"])),
+                        actor_type, actor_id, actor_name, ip, user_agent))
+        task_id = cursor.fetchone()[0]
+        cursor.close()
+    except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
+        connection.invalidate()  # a broken connection never goes back to the pool
+        raise
+    finally:
+        connection.close()  # back to the pool
+    return task_id
 
 
 def _take(conn, task_id, expected, agent_id, now, until):
@@ -246,10 +281,10 @@ def release_lapsed(now=None):
 
 
 def reopen_lapsed_callbacks(now=None):
-    """A booked callback stays with its agent until its time plus the grace period, then opens."""
+    """A booked callback stays with its agent until its time plus the grace period (as it was
+    when the callback was booked: its reserved_until), then opens to every agent."""
     now = now or clock.now()
-    limit = now - timedelta(minutes=_setting("CALLBACK_GRACE_MINUTES"))
-    return _back_to_queue("CALLBACK", RevisitTask.callback_at <= limit, "reopen_callback", now)
+    return _back_to_queue("CALLBACK", RevisitTask.reserved_until <= now, "reopen_callback", now)
 
 
 def _back_to_queue(status, lapsed, action, now):
@@ -443,6 +478,8 @@ def record_attempt(task_id, agent_id, outcome, answers=None, callback_at=None, n
         task.result_note = "电话回访发现问题,转主管处理"
     elif outcome == "CALLBACK":
         task.callback_at = callback_at
+        # the agent keeps the callback until its time plus the grace period
+        task.reserved_until = callback_at + timedelta(minutes=_setting("CALLBACK_GRACE_MINUTES"))
     else:
         task.callback_at = None
         if task.attempt_count >= max_attempts:

@@ -54,7 +54,7 @@ class AgentWorkbenchView(BaseView):
     def index(self):
         user_id = g.user.id
         mine = (db.session.query(RevisitTask)
-                .filter(RevisitTask.assigned_to_id == user_id,
+                .filter(RevisitTask.assigned_to_id == user_id, RevisitTask.reserved_until.isnot(None),
                         RevisitTask.status.in_(("IN_CALL", "CALLBACK")))
                 .order_by(RevisitTask.status.desc(), RevisitTask.callback_at, RevisitTask.id).all())
         today_start = clock.start_of_day(clock.today())

@@ -4,6 +4,7 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from flask import current_app
 from sqlalchemy import func, insert, select
 
@@ -42,7 +43,16 @@ def _agents(count):
                         password="Test@Pass2026").id for i in range(count)]
 
 
-def test_twenty_agents_claim_every_task_exactly_once(seeded):
+@pytest.mark.parametrize("procedure", [True, False], ids=["procedure", "statements"])
+def test_twenty_agents_claim_every_task_exactly_once(seeded, app, procedure):
+    app.config["CLAIM_WITH_PROCEDURE"] = procedure
+    try:
+        _claim_everything()
+    finally:
+        app.config["CLAIM_WITH_PROCEDURE"] = True
+
+
+def _claim_everything():
     _phone_tasks(TASKS)
     agents = _agents(AGENTS)
     app = current_app._get_current_object()

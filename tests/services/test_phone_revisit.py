@@ -22,6 +22,15 @@ from tests import factories
 T0 = datetime(2026, 11, 24, 9, 0)  # a Tuesday morning, Asia/Shanghai wall clock
 
 
+@pytest.fixture(autouse=True, params=["procedure", "statements"])
+def claim_path(request, app):
+    """Every rule holds on both claim paths of MariaDB: the stored procedure portal_claim_next
+    (production) and the separate statements (what SQLite runs)."""
+    app.config["CLAIM_WITH_PROCEDURE"] = request.param == "procedure"
+    yield request.param
+    app.config["CLAIM_WITH_PROCEDURE"] = True
+
+
 def _travel(moment):
     return time_machine.travel(moment.replace(tzinfo=ZoneInfo("Asia/Shanghai")), tick=False)
 
@@ -219,6 +228,57 @@ def test_the_cap_and_the_day_rule_follow_the_admin_settings(seeded):
     assert reload(task_id).status == "LETTER_DUE"
 
 
+def test_the_reservation_follows_the_admin_setting(seeded):
+    from app.models.setting import Setting
+
+    db.session.add(Setting(key="CLAIM_RESERVATION_MINUTES", value=" 5 "))
+    db.session.commit()
+    a1 = user_id("agent1")
+    with _travel(T0):
+        task_id = phone_task()
+        assert phone_revisit.claim_next(a1) == task_id
+    task = reload(task_id)
+    assert (task.status, task.assigned_to_id, task.reserved_until) == ("IN_CALL", a1, T0 + timedelta(minutes=5))
+    claim = db.session.query(AuditEvent).filter_by(action="claim", entity_id=str(task_id)).one()
+    assert claim.before == {"status": "PHONE_QUEUE"}
+    assert claim.after == {"status": "IN_CALL", "assigned_to_id": a1,
+                           "reserved_until": (T0 + timedelta(minutes=5)).isoformat()}
+    assert claim.occurred_at == T0
+    with _travel(T0 + timedelta(minutes=6)):
+        assert phone_revisit.release_lapsed() == 1
+
+
+def test_on_mariadb_a_claim_is_one_call_of_the_procedure(seeded, claim_path):
+    """The claim's round trips to the server: one CALL on the autocommit pool (the procedure
+    commits its own transaction), against the statements path's SELECTs, UPDATE, INSERT, COMMIT."""
+    import pymysql.connections
+
+    from app import dbpool
+
+    a1 = user_id("agent1")
+    with _travel(T0):
+        task_id = phone_task()
+        sent = []
+        original = pymysql.connections.Connection._execute_command
+
+        def spy(connection, command, sql):
+            sent.append(sql.split()[0].upper() if isinstance(sql, str) else sql.split()[0].decode().upper())
+            return original(connection, command, sql)
+
+        for engine in (db.engine, dbpool.autocommit_engine()):  # connected before we count
+            engine.connect().close()
+        pymysql.connections.Connection._execute_command = spy
+        try:
+            assert phone_revisit.claim_next(a1) == task_id
+        finally:
+            pymysql.connections.Connection._execute_command = original
+    assert reload(task_id).status == "IN_CALL"
+    if claim_path == "procedure":
+        assert sent == ["CALL"]
+    else:
+        assert "CALL" not in sent and "COMMIT" in sent and len(sent) >= 5
+
+
 def test_a_second_counted_call_on_the_same_day_is_refused(seeded):
     a1 = user_id("agent1")
     with _travel(T0):
@@ -304,6 +364,7 @@ def test_a_booked_callback_stays_with_its_agent_until_time_plus_grace(seeded):
         phone_revisit.record_attempt(task_id, a1, "CALLBACK", callback_at="2026-11-24T15:30")
         task = reload(task_id)
         assert (task.status, task.assigned_to_id, task.attempt_count) == ("CALLBACK", a1, 0)
+        assert task.reserved_until == datetime(2026, 11, 24, 15, 45)  # held: the time plus 15 minutes grace
         assert phone_revisit.claim_next(a2) is None
     with _travel(datetime(2026, 11, 24, 15, 30)):
         assert phone_revisit.claim_next(a2) is None  # still agent1's
@@ -312,9 +373,11 @@ def test_a_booked_callback_stays_with_its_agent_until_time_plus_grace(seeded):
         assert phone_revisit.claim_next(a1) == task_id  # agent1 calls back in time
         phone_revisit.release(task_id, a1)
         db.session.query(RevisitTask).filter_by(id=task_id).update(
-            {"status": "CALLBACK", "assigned_to_id": a1, "callback_at": datetime(2026, 11, 24, 15, 30)})
+            {"status": "CALLBACK", "assigned_to_id": a1, "callback_at": datetime(2026, 11, 24, 15, 30),
+             "reserved_until": datetime(2026, 11, 24, 15, 45)})
         db.session.commit()
     with _travel(datetime(2026, 11, 24, 15, 46)):  # 15:30 + 15 minutes grace has passed
+        assert phone_revisit.claim_next(a1) is None  # no longer agent1's own callback
         assert phone_revisit.reopen_lapsed_callbacks() == 1
         assert phone_revisit.claim_next(a2) == task_id
 
