@@ -91,8 +91,9 @@ def prepare(app, tasks, threads):
 def claim_loop(app, agents, seconds, complete, start_at=None):
     """Each agent a thread: claim, complete, repeat until `seconds` pass or the queue is empty.
     Returns (claim latencies, complete latencies, claimed ids, errors, cpu seconds, wall seconds)."""
-    from sqlalchemy import update
+    from sqlalchemy import text, update
 
+    from app import dbpool
     from app.extensions import db
     from app.models import RevisitTask
     from app.services import clock, phone_revisit
@@ -107,6 +108,11 @@ def claim_loop(app, agents, seconds, complete, start_at=None):
         mine_lat, mine_done, mine_ids = [], [], []
         try:
             with app.app_context():
+                # warm pools, as in a server that has been up: connect before the clock starts
+                db.session.execute(text("SELECT 1"))
+                db.session.rollback()
+                if db.engine.dialect.name == "mysql":
+                    dbpool.autocommit_engine().raw_connection().close()
                 barrier.wait()
                 while time.time() < stop_at[0]:
                     t0 = time.perf_counter()

@@ -160,6 +160,7 @@ class RevisitAnswer(Undeletable, Model):
     answer = Column(Boolean, nullable=False)  # 是 / 否
     channel = Column(String(12), nullable=False)
     attempt_id = Column(Integer, ForeignKey("call_attempt.id"))
+    attempt = relationship("CallAttempt")
     answered_at = Column(DateTime, nullable=False)
     ip = Column(String(45))
     user_agent = Column(String(255))

@@ -454,10 +454,9 @@ def record_attempt(task_id, agent_id, outcome, answers=None, callback_at=None, n
     attempt = CallAttempt(task_id=task.id, agent_id=agent_id, outcome=outcome, callback_at=callback_at,
                           note=note, started_at=started_at, ended_at=now)
     db.session.add(attempt)
-    db.session.flush()
-    for qid in sorted(answers, key=lambda i: by_id[i]["position"]):
+    for qid in sorted(answers, key=lambda i: by_id[i]["position"]):  # one flush writes the call and its answers
         db.session.add(RevisitAnswer(task_id=task.id, question_id=qid, question_text=by_id[qid]["text"],
-                                     answer=answers[qid], channel="PHONE", attempt_id=attempt.id,
+                                     answer=answers[qid], channel="PHONE", attempt=attempt,
                                      answered_at=now))
     if counted:
         task.attempt_count += 1
