@@ -6,10 +6,11 @@
 Starts its own MariaDB (tests/harness.py), migrates, seeds the demo data, then:
   1. claims: --tasks phone tasks in the queue (bulk policies + one INSERT ... SELECT); --threads
      agents, each a thread with its own app context and session, loop "下一个任务"
-     (phone_revisit.claim_next) and complete the call (record_attempt SUCCESS with every answer
-     是, the real service; or --complete direct: one UPDATE, to see the claim path alone) for
-     --seconds. Prints claims/s and the claim latency p50/p95/p99 (targets: >= 500 claims/s,
-     p95 < 50 ms on 2 cores), and checks no task was claimed twice.
+     (phone_revisit.claim_next: on MariaDB one CALL of the stored procedure portal_claim_next)
+     and complete the call (record_attempt SUCCESS with every answer 是, the real service; or
+     --complete direct: one UPDATE, to see the claim path alone) for --seconds, with warm
+     connection pools. Prints claims/s and the claim latency p50/p95/p99 (targets: >= 500
+     claims/s, p95 < 50 ms on 2 cores), and checks no task was claimed twice.
   2. dashboard: revisit_task filled to --dashboard-tasks rows (INSERT ... SELECT from MariaDB's
      sequence engine, created over the last 120 days, statuses and channels mixed), then the
      time of dashboard.figures() and of the whole page GET /revisit-dashboard/ (supervisor),

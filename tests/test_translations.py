@@ -137,3 +137,26 @@ def test_a_customer_switches_language_and_stays_on_the_page(seeded, client):
     assert client.get("/language/en?next=https://evil.example/").headers["Location"].endswith("/")
     assert "evil" not in client.get("/language/en?next=//evil.example/").headers["Location"]
     assert client.get("/language/fr").status_code == 404
+
+
+@pytest.mark.smoke
+def test_the_recorder_script_speaks_the_customers_language(seeded, client):
+    """account.js takes its texts (camera fallback, recording, upload errors) from the page."""
+    import json
+
+    def messages(page):
+        block = re.search(r'<script type="application/json" id="account-messages">(.*?)</script>', page, re.S)
+        assert block, "the page carries the script's texts"
+        return json.loads(block.group(1))
+
+    chinese = messages(_page(client, "/my/signin"))
+    assert chinese["recording"] == "● 录制中 {s} 秒" and chinese["upload_failed"] == "上传失败,请重新录制"
+    client.get("/language/en?next=/my/signin")
+    english = messages(_page(client, "/my/signin"))
+    assert english["recording"] == "● Recording {s} s"
+    assert english["network_failed"] == "Network error: the upload failed. Please try again."
+    assert not any(CJK.search(text) for text in english.values()), english
+    # the code-sent marker the script looks for is part of the flashed English message
+    assert english["code_sent"] in "A verification code has been sent to 138****0001; it is valid for 5 minutes"
+    script = open(os.path.join(ROOT, "app", "static", "account", "account.js"), encoding="utf-8").read()
+    assert "M.recording" in script and '"● 录制中 0s"' not in script

@@ -3,10 +3,28 @@
 (function () {
   "use strict";
 
+  // texts in the customer's language, from account/base.html (Chinese when the block is missing)
+  var M = {
+    code_sent: "验证码已发送",
+    camera_fallback: "无法打开摄像头,请点击下方按钮,用手机前置摄像头录制视频。",
+    recording: "● 录制中 {s} 秒",
+    aim: "请正脸对准屏幕框,点击开始录制后读出数字",
+    upload_failed: "上传失败,请重新录制",
+    network_failed: "网络异常,上传失败,请重试"
+  };
+  var block = document.getElementById("account-messages");
+  if (block) {
+    try {
+      var given = JSON.parse(block.textContent);
+      Object.keys(given).forEach(function (k) { M[k] = given[k]; });
+    } catch (err) { /* keep the defaults */ }
+  }
+  var recording = function (s) { return M.recording.replace("{s}", s); };
+
   // 获取验证码: after a send, count down 60 s before the next (the server enforces it anyway).
   var sendBtn = document.getElementById("send-code");
   var sentNote = document.querySelector(".alert-ok");
-  if (sendBtn && sentNote && /验证码已发送|code/.test(sentNote.textContent)) {
+  if (sendBtn && sentNote && sentNote.textContent.indexOf(M.code_sent) !== -1) {
     var left = 60, label = sendBtn.textContent;
     sendBtn.disabled = true;
     var tick = window.setInterval(function () {
@@ -55,7 +73,7 @@
         show("step-digits", false);
         show("step-camera", true);
       })
-      .catch(function () { useFallback("无法打开摄像头,请点击下方按钮,用手机前置摄像头录制视频。"); });
+      .catch(function () { useFallback(M.camera_fallback); });
   });
 
   var pickType = function () {
@@ -83,10 +101,10 @@
     show("stop-btn", true);
     var seconds = 0, status = document.getElementById("rec-status");
     status.className = "recording";
-    status.textContent = "● 录制中 0s";
+    status.textContent = recording(0);
     timer = window.setInterval(function () {
       seconds += 1;
-      status.textContent = "● 录制中 " + seconds + "s";
+      status.textContent = recording(seconds);
       if (seconds >= maxSeconds) { stop(); }
     }, 1000);
   });
@@ -105,7 +123,7 @@
     show("step-camera", true);
     var status = document.getElementById("rec-status");
     status.className = "muted";
-    status.textContent = "请正脸对准屏幕框,点击开始录制后读出数字";
+    status.textContent = M.aim;
   });
 
   // ✓: upload the recording (multipart with the form's CSRF token), then follow the server.
@@ -134,7 +152,7 @@
       show("step-camera", true);
       var status = document.getElementById("rec-status");
       status.className = "field-error";
-      status.textContent = body.error || "上传失败,请重新录制";
+      status.textContent = body.error || M.upload_failed;
       navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" }, audio: true }).then(function (s) {
         stream = s;
         document.getElementById("preview").srcObject = s;
@@ -143,7 +161,7 @@
     xhr.onerror = function () {
       show("uploading", false);
       show("step-confirm", true);
-      alert("网络异常,上传失败,请重试");
+      alert(M.network_failed);
     };
     xhr.send(data);
   });
