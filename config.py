@@ -49,11 +49,10 @@ def engine_options(database_uri):
     rely on conditional UPDATEs and SKIP LOCKED, not on repeatable snapshots), and fewer gap locks."""
     options = {"pool_pre_ping": True}
     if database_uri.startswith("mysql"):
-        # app/dbpool.py pings idle connections and rolls back open transactions on checkin
-        # instead of pool_pre_ping and the default rollback-on-return (two round trips saved
-        # per checkout)
+        # app/dbpool.py pings connections that sat idle instead of pool_pre_ping's ping on
+        # every checkout
         options.update(pool_recycle=3600, pool_size=10, max_overflow=20, isolation_level="READ COMMITTED",
-                       pool_pre_ping=False, pool_reset_on_return=None)
+                       pool_pre_ping=False)
     return options
 
 

@@ -1,21 +1,20 @@
-"""Connection pool handling for MariaDB/MySQL: the same safety as pool_pre_ping and
-reset-on-return, without two extra round trips on every checkout.
+"""Connection pool handling for MariaDB/MySQL.
 
-SQLAlchemy's defaults ping the server on every checkout and send ROLLBACK on every checkin,
-even straight after a COMMIT. Each request and each Celery task checks a connection out
-after every commit, so those two round trips were a third of the agents' claim
-(bench/agent_claims.py). Here:
+* checkout pings only a connection that sat idle longer than DB_PING_IDLE_SECONDS, instead of
+  pool_pre_ping's round trip on every checkout (each request and each Celery task checks a
+  connection out again after every commit). A dead one (server restarted, wait_timeout
+  passed) raises DisconnectionError, and the pool replaces it with a fresh connection before
+  the caller sees it, as pool_pre_ping does.
+* checkin keeps SQLAlchemy's rollback-on-return on the main pool. (Skipping it after a COMMIT
+  was tried and dropped: PyMySQL does not update the server's status flags after a result
+  set, so a transaction holding only SELECT ... FOR UPDATE locks looked closed;
+  tests/test_dbpool.py keeps that case.)
 
-* checkout pings only a connection that sat idle longer than DB_PING_IDLE_SECONDS. A dead
-  one (server restarted, wait_timeout passed) raises DisconnectionError, and the pool
-  replaces it with a fresh connection before the caller sees it, as pool_pre_ping does.
-* checkin rolls back only when the server says a transaction is still open (the status
-  flags of the last reply, which PyMySQL keeps), so a connection never returns to the pool
-  holding locks or uncommitted work.
-
-autocommit_engine() is a second, autocommit pool on the same database for statements that
-are a whole transaction by themselves: the agents' claim, a stored procedure that begins and
-commits its own transaction, is then one round trip.
+autocommit_engine() is a second pool, in autocommit, for statements that are a whole
+transaction by themselves: the agents' claim, a stored procedure that begins and commits its
+own transaction, is then one round trip. A CALL always ends with an OK packet, whose status
+flags are reliable, so that pool rolls back on checkin only when the server says a
+transaction is still open.
 """
 import time
 
@@ -26,7 +25,7 @@ IN_TRANSACTION = 1  # SERVER_STATUS_IN_TRANS
 
 
 
-def install(engine, ping_idle_seconds):
+def install(engine, ping_idle_seconds, autocommit=False):
     if engine.dialect.name not in ("mysql", "mariadb"):
         return
 
@@ -43,6 +42,9 @@ def install(engine, ping_idle_seconds):
             dbapi_connection.ping(reconnect=False)
         except Exception as error:  # the pool retries with a new connection
             raise exc.DisconnectionError(f"stale connection: {error}") from error
+
+    if not autocommit:
+        return
 
     @event.listens_for(engine, "reset")
     def _reset(dbapi_connection, record, reset_state):
@@ -71,6 +73,6 @@ def autocommit_engine():
             cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
             cursor.close()
 
-        install(engine, current_app.config["DB_PING_IDLE_SECONDS"])
+        install(engine, current_app.config["DB_PING_IDLE_SECONDS"], autocommit=True)
         engine = current_app.extensions.setdefault("portal_autocommit_engine", engine)
     return engine

@@ -169,7 +169,7 @@ def test_recording_in_the_browser_with_media_recorder(seeded, live_server, tmp_p
         page.wait_for_selector("#step-camera", state="visible")
         assert page.locator("#fallback").is_hidden()
         page.click("#rec-btn")
-        page.wait_for_selector("text=录制中 6s", timeout=15_000)
+        page.wait_for_selector("text=录制中 6 秒", timeout=15_000)  # the text account/base.html gives account.js
         shot(page, "10-recording")
         page.click("#stop-btn")
         page.wait_for_selector("#confirm-btn", state="visible")
