@@ -53,6 +53,17 @@ FILE_COLUMNS = {
     "insured_id_type": "被保险人证件类型", "insured_id_number": "被保险人证件号码",
     "insured_mobile": "被保险人手机号",
 }
+# Beneficiaries: up to FILE_BENEFICIARIES of them a row, each in the columns 受益人<n>类型,
+# 受益人<n>姓名, ... (beneficiary<n>_kind, beneficiary<n>_name, ...). No beneficiary columns, or
+# all of them empty, leaves a policy's beneficiaries as they are (法定 for a new policy).
+FILE_BENEFICIARIES = 5
+BENEFICIARY_COLUMNS = {
+    "kind": "类型", "name": "姓名", "gender": "性别", "birth_date": "出生日期", "id_type": "证件类型",
+    "id_number": "证件号码", "id_valid_until": "证件有效期", "relationship": "与被保险人关系",
+    "order": "受益顺序", "share": "受益比例",
+}
+for _n in range(1, FILE_BENEFICIARIES + 1):
+    FILE_COLUMNS.update({f"beneficiary{_n}_{key}": f"受益人{_n}{label}" for key, label in BENEFICIARY_COLUMNS.items()})
 REQUIRED_COLUMNS = ("policy_no", "product_code", "issue_date", "premium", "payment_mode", "sum_assured",
                     "holder_name", "holder_id_number", "holder_mobile")
 
@@ -488,12 +499,20 @@ def _column(header):
 
 
 def _nest(flat):
-    row = {k: v for k, v in flat.items() if not k.startswith(("holder_", "insured_"))}
+    row = {k: v for k, v in flat.items() if not k.startswith(("holder_", "insured_", "beneficiary"))}
     for role in ("holder", "insured"):
         person = {k[len(role) + 1:]: v for k, v in flat.items() if k.startswith(role + "_")}
         if role == "insured" and not any(_text(v) for v in person.values()):
             continue
         row[role] = person
+    beneficiaries = []
+    for n in range(1, FILE_BENEFICIARIES + 1):
+        prefix = f"beneficiary{n}_"
+        item = {k[len(prefix):]: v for k, v in flat.items() if k.startswith(prefix)}
+        if any(_text(v) for v in item.values()):
+            beneficiaries.append(item)
+    if beneficiaries:
+        row["beneficiaries"] = beneficiaries
     return row
 
 

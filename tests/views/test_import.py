@@ -116,3 +116,51 @@ def _csrf(client):
     from tests.conftest import csrf_token
 
     return csrf_token(client.get("/policy-import/").get_data(as_text=True))
+
+
+BENEFICIARY_HEADER = ["受益人1类型", "受益人1姓名", "受益人1证件号码", "受益人1与被保险人关系", "受益人1受益比例",
+                      "beneficiary2_kind", "beneficiary2_name", "beneficiary2_id_number", "beneficiary2_relationship",
+                      "beneficiary2_share"]
+
+
+def _with_beneficiaries(rows):
+    """The import file with two beneficiaries' columns (one in Chinese headers, one in English keys)."""
+    out = io.StringIO()
+    import csv
+
+    writer = csv.writer(out)
+    writer.writerow(HEADER + BENEFICIARY_HEADER)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def test_beneficiaries_come_in_through_the_file(seeded, client):
+    login(client, "operator")
+    client.csrf = _csrf(client)
+    child = make_resident_id("310104", date(2012, 6, 1), 41)
+    spouse = make_resident_id("310104", date(1986, 3, 3), 42)
+    both = ["身故受益人", "王小明", child, "子女", "60", "DEATH", "李芳", spouse, "SPOUSE", "40"]
+    none = [""] * len(BENEFICIARY_HEADER)
+    reply = upload(client, _with_beneficiaries([line("991100000000011", 11) + both,
+                                                line("991100000000012", 12) + none]))
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    db.session.rollback()
+    named = db.session.query(Policy).filter_by(policy_no="991100000000011").one()
+    current = sorted((b.name, b.kind, b.relationship_to_insured, b.share) for b in named.current_beneficiaries())
+    assert current == [("李芳", "DEATH", "SPOUSE", 40), ("王小明", "DEATH", "CHILD", 60)]
+    assert db.session.query(Policy).filter_by(policy_no="991100000000012").one().current_beneficiaries() == []
+
+    # shares that do not make 100: the whole file is refused, with the line and the reason
+    bad = ["身故受益人", "王小明", child, "子女", "60", "", "", "", "", ""]
+    reply = upload(client, _with_beneficiaries([line("991100000000013", 13) + bad]))
+    html = reply.get_data(as_text=True)
+    assert reply.status_code == 422
+    assert "<td>2</td><td>991100000000013</td><td>身故受益人第1顺序的受益比例合计应为100%,实际为60.00%</td>" in html
+    assert db.session.query(Policy).filter_by(policy_no="991100000000013").count() == 0
+
+
+def test_the_import_page_explains_the_beneficiary_columns(seeded, client):
+    login(client, "operator")
+    html = client.get("/policy-import/").get_data(as_text=True)
+    assert "受益人1姓名" in html and "beneficiary1_share" in html and "受益人最多 5 人" in html
+    assert "受益人2姓名" not in html  # the same columns again, numbered: told once, not listed five times
