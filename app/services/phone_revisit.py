@@ -194,32 +194,42 @@ def claim_next(agent_id):
     return None
 
 
+# lock wait timeout, deadlock: the procedure rolled its transaction back, so the claim can run again
+RETRIED_ERRORS = {1205, 1213}
+CLAIM_TRIES = 3
+
+
 def _claim_by_procedure(agent_id, now, today):
     """The same claim in one round trip: the stored procedure portal_claim_next (migration
-    5c1e8a0d4b27) runs these rules inside MariaDB, audit event included."""
+    5c1e8a0d4b27) runs these rules inside MariaDB, audit event included. It begins and commits
+    its own transaction, so it runs on the autocommit pool, on the pool's DBAPI connection
+    itself (SQLAlchemy's Connection would send a ROLLBACK on close even in autocommit)."""
     actor_type, actor_id, actor_name = audit.current_actor()
     ip, user_agent = audit.origin()
     config = current_app.config
+    params = (agent_id, now, today, config["CLAIM_RESERVATION_MINUTES"],
+              int(bool(config["PHONE_ATTEMPTS_DIFFERENT_DAYS"])), actor_type, actor_id, actor_name, ip, user_agent)
     db.session.expire_all()  # the caller reads the task afresh after the claim
-    # the procedure begins and commits its own transaction: on the autocommit pool it is the
-    # whole claim in one round trip
-    # whole claim in one round trip (the pool's own DBAPI connection: SQLAlchemy's Connection
-    # would send a ROLLBACK on close even in autocommit)
-    connection = dbpool.autocommit_engine().raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute("CALL portal_claim_next(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                       (agent_id, now, today, config["CLAIM_RESERVATION_MINUTES"],
-                        int(bool(config["PHONE_ATTEMPTS_DIFFERENT_DAYS"])),
-                        actor_type, actor_id, actor_name, ip, user_agent))
-        task_id = cursor.fetchone()[0]
-        cursor.close()
-    except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
-        connection.invalidate()  # a broken connection never goes back to the pool
-        raise
-    finally:
-        connection.close()  # back to the pool
-    return task_id
+    for attempt in range(1, CLAIM_TRIES + 1):
+        connection = dbpool.autocommit_engine().raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("CALL portal_claim_next(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", params)
+            task_id = cursor.fetchone()[0]
+            cursor.close()
+            return task_id
+        except pymysql.err.OperationalError as error:
+            if error.args and error.args[0] in RETRIED_ERRORS:
+                if attempt < CLAIM_TRIES:
+                    continue
+                raise
+            connection.invalidate()  # a broken connection never goes back to the pool
+            raise
+        except pymysql.err.InterfaceError:
+            connection.invalidate()
+            raise
+        finally:
+            connection.close()  # back to the pool (a no-op after invalidate)
 
 
 def _take(conn, task_id, expected, agent_id, now, until):

@@ -436,3 +436,44 @@ def test_the_beat_jobs_return_lapsed_work_to_the_queue(seeded):
     actors = {e.actor_name for e in db.session.query(AuditEvent).filter(
         AuditEvent.action.in_(("release_lapsed", "reopen_callback")))}
     assert actors == {"celery:phone_revisit"}
+
+
+def test_a_claim_that_waited_too_long_for_a_lock_runs_again(seeded, claim_path, servers):
+    """The agent's due callback is locked by someone else (a supervisor reassigning it, say) for
+    longer than the server's lock wait: the claim is tried again and gets it once the lock goes."""
+    import threading
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    from app import dbpool
+
+    if claim_path != "procedure":
+        pytest.skip("the statements path takes a callback with a conditional UPDATE in the caller's session")
+    a1 = user_id("agent1")
+    with _travel(T0):
+        task_id = phone_task()
+        phone_revisit.claim_next(a1)
+        phone_revisit.record_attempt(task_id, a1, "CALLBACK", callback_at="2026-11-24T10:00")
+    other = create_engine(servers["database_url"])
+    holder = other.connect()
+    holder.execute(text("SELECT id FROM revisit_task WHERE id = :id FOR UPDATE"), {"id": task_id})
+    db.session.rollback()
+    with db.engine.connect() as conn:
+        conn.execute(text("SET GLOBAL innodb_lock_wait_timeout = 1"))
+    dbpool.autocommit_engine().dispose()  # new sessions: they read the 1 s wait
+    release = threading.Timer(1.6, holder.commit)
+    try:
+        release.start()
+        started = time.monotonic()
+        with _travel(datetime(2026, 11, 24, 10, 5)):
+            assert phone_revisit.claim_next(a1) == task_id
+        assert time.monotonic() - started >= 1.0  # it did wait, and came back for a second try
+    finally:
+        release.join()
+        holder.close()
+        other.dispose()
+        with db.engine.connect() as conn:
+            conn.execute(text("SET GLOBAL innodb_lock_wait_timeout = 50"))
+        dbpool.autocommit_engine().dispose()
+    assert reload(task_id).status == "IN_CALL"
