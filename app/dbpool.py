@@ -24,7 +24,6 @@ from sqlalchemy import create_engine, event, exc
 IN_TRANSACTION = 1  # SERVER_STATUS_IN_TRANS
 
 
-
 def install(engine, ping_idle_seconds, autocommit=False):
     if engine.dialect.name not in ("mysql", "mariadb"):
         return

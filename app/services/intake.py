@@ -62,6 +62,8 @@ BENEFICIARY_COLUMNS = {
     "id_number": "证件号码", "id_valid_until": "证件有效期", "relationship": "与被保险人关系",
     "order": "受益顺序", "share": "受益比例",
 }
+# the import page lists these and says beneficiaries 2 to FILE_BENEFICIARIES repeat beneficiary 1's
+LISTED_COLUMNS = {**FILE_COLUMNS, **{f"beneficiary1_{key}": f"受益人1{label}" for key, label in BENEFICIARY_COLUMNS.items()}}
 for _n in range(1, FILE_BENEFICIARIES + 1):
     FILE_COLUMNS.update({f"beneficiary{_n}_{key}": f"受益人{_n}{label}" for key, label in BENEFICIARY_COLUMNS.items()})
 REQUIRED_COLUMNS = ("policy_no", "product_code", "issue_date", "premium", "payment_mode", "sum_assured",

@@ -33,7 +33,7 @@ from app.models.policy import Policy
 from app.models.revisit import CALL_OUTCOMES, CallAttempt, RevisitAnswer, RevisitTask
 from app.models.setting import Setting
 from app.models.sms import SmsMessage
-from app.services import audit, clock, settings
+from app.services import audit, clock, revisit, settings
 from app.services.errors import DomainError
 
 # Where each outcome of a call takes the task (one table; LETTER_DUE replaces PHONE_QUEUE
@@ -163,7 +163,7 @@ def claim_next(agent_id):
     An agent holds one call at a time: with a live reservation, that task is returned; then
     their own callbacks that are due; then the open queue."""
     now, today = clock.now(), clock.today()
-    if _is_mysql() and current_app.config.get("CLAIM_WITH_PROCEDURE", True):
+    if _is_mysql() and current_app.config["CLAIM_WITH_PROCEDURE"]:
         return _claim_by_procedure(agent_id, now, today)
     conn = _begin_read_committed()
     reservation, different_days = _settings("CLAIM_RESERVATION_MINUTES", "PHONE_ATTEMPTS_DIFFERENT_DAYS",
@@ -194,9 +194,7 @@ def claim_next(agent_id):
     return None
 
 
-# lock wait timeout, deadlock: the procedure rolled its transaction back, so the claim can run again
-RETRIED_ERRORS = {1205, 1213}
-CLAIM_TRIES = 3
+CLAIM_TRIES = 3  # a claim that lost a lock race (the procedure rolled back) runs again
 
 
 def _claim_by_procedure(agent_id, now, today):
@@ -218,16 +216,12 @@ def _claim_by_procedure(agent_id, now, today):
             task_id = cursor.fetchone()[0]
             cursor.close()
             return task_id
-        except pymysql.err.OperationalError as error:
-            if error.args and error.args[0] in RETRIED_ERRORS:
-                if attempt < CLAIM_TRIES:
-                    continue
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
+            if not revisit.is_deadlock(error):
+                connection.invalidate()  # a broken connection never goes back to the pool
                 raise
-            connection.invalidate()  # a broken connection never goes back to the pool
-            raise
-        except pymysql.err.InterfaceError:
-            connection.invalidate()
-            raise
+            if attempt == CLAIM_TRIES:
+                raise
         finally:
             connection.close()  # back to the pool (a no-op after invalidate)
 
@@ -415,8 +409,6 @@ def record_attempt(task_id, agent_id, outcome, answers=None, callback_at=None, n
     case; a booked callback needs a future time; at most PHONE_MAX_ATTEMPTS counted tries, on
     different days (PHONE_ATTEMPTS_DIFFERENT_DAYS); the last failed one makes a letter due.
     """
-    from app.services.revisit import render_questions
-
     if outcome not in CALL_OUTCOMES:
         raise DomainError("attempt_bad_outcome")
     now, today = clock.now(), clock.today()
@@ -425,7 +417,7 @@ def record_attempt(task_id, agent_id, outcome, answers=None, callback_at=None, n
         raise DomainError("task_not_yours_to_record")
     answers = dict(answers or {})
     note = (note or "").strip() or None
-    questions = render_questions(task)
+    questions = revisit.render_questions(task)
     by_id = {q["question_id"]: q for q in questions}
     if set(answers) - set(by_id):
         raise DomainError("answers_unknown_question")

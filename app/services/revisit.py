@@ -188,8 +188,14 @@ def link_url(code):
     return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/s/" + code
 
 
+LOCK_ERRORS = (1213, 1205)  # deadlock, lock wait timeout: the server rolled back; run it again
+
+
 def is_deadlock(exc):
-    return getattr(getattr(exc, "orig", None), "args", [None])[0] in (1213, 1205)  # deadlock, lock wait
+    """A deadlock or lock wait timeout, raised by SQLAlchemy (the DBAPI error in exc.orig) or by
+    the DBAPI itself."""
+    error = getattr(exc, "orig", None) or exc
+    return bool(getattr(error, "args", None)) and error.args[0] in LOCK_ERRORS
 
 
 def _retry_deadlock(fn, *args, tries=5, **kwargs):
@@ -198,8 +204,7 @@ def _retry_deadlock(fn, *args, tries=5, **kwargs):
             return fn(*args, **kwargs)
         except OperationalError as exc:
             db.session.rollback()
-            code = getattr(exc.orig, "args", [None])[0]
-            if code not in (1213, 1205) or attempt == tries - 1:  # deadlock / lock wait timeout
+            if not is_deadlock(exc) or attempt == tries - 1:
                 raise
 
 

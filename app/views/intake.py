@@ -163,9 +163,8 @@ class PolicyImportView(BaseView):
             if error:
                 flash(error, "danger")
         return self.render_template("intake/import.html", form=form, result=result, rejected=rejected,
-                                    columns={k: v for k, v in intake.FILE_COLUMNS.items()
-                                             if not k.startswith("beneficiary") or k.startswith("beneficiary1_")},
-                                    beneficiaries=intake.FILE_BENEFICIARIES, required=intake.REQUIRED_COLUMNS,
+                                    columns=intake.LISTED_COLUMNS, beneficiaries=intake.FILE_BENEFICIARIES,
+                                    required=intake.REQUIRED_COLUMNS,
                                     status=422 if rejected or error else 200), 422 if (rejected or error) else 200
 
 

@@ -51,6 +51,7 @@ BEGIN
     DECLARE v_different TINYINT DEFAULT p_different_days;
     DECLARE v_raw VARCHAR(255) DEFAULT NULL;
     DECLARE v_until DATETIME(6);
+    DECLARE v_problem TINYINT DEFAULT 1;
     DECLARE v_none TINYINT DEFAULT 0;
     DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_none = 1;
     DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
@@ -94,21 +95,17 @@ BEGIN
              ORDER BY hesitation_deadline, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED;
             IF v_id IS NOT NULL THEN SET v_expected = 'PROBLEM'; END IF;
         END IF;
-        -- problem cases back in the queue, then the rest: nearest hesitation deadline, then oldest
-        IF v_id IS NULL THEN
+        -- problem cases back in the queue (is_problem 1), then the rest (0): nearest hesitation
+        -- deadline, then oldest. One scan each, is_problem = <value>, in ix_revisit_queue's order.
+        SET v_problem = 1;
+        WHILE v_id IS NULL AND v_problem >= 0 DO
             SELECT id INTO v_id FROM revisit_task
-             WHERE status = 'PHONE_QUEUE' AND is_problem = 1
+             WHERE status = 'PHONE_QUEUE' AND is_problem = v_problem
                AND (v_different = 0 OR last_attempt_date IS NULL OR last_attempt_date < p_today)
              ORDER BY hesitation_deadline, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED;
             IF v_id IS NOT NULL THEN SET v_expected = 'PHONE_QUEUE'; END IF;
-        END IF;
-        IF v_id IS NULL THEN
-            SELECT id INTO v_id FROM revisit_task
-             WHERE status = 'PHONE_QUEUE' AND is_problem = 0
-               AND (v_different = 0 OR last_attempt_date IS NULL OR last_attempt_date < p_today)
-             ORDER BY hesitation_deadline, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED;
-            IF v_id IS NOT NULL THEN SET v_expected = 'PHONE_QUEUE'; END IF;
-        END IF;
+            SET v_problem = v_problem - 1;
+        END WHILE;
         IF v_id IS NOT NULL AND v_expected <> 'CALLBACK' THEN
             -- the row is locked: the state it was picked in still holds
             UPDATE revisit_task
