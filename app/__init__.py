@@ -58,8 +58,13 @@ def create_app(test_config=None):
 
 
 def _check_config(app):
+    from app.services import settings
     from config import DEFAULT_SECRET
 
+    # an environment default like FACE_MATCH_THRESHOLD=inf would let every face pass
+    bad = settings.check_defaults(app.config)
+    if bad:
+        raise ConfigurationError("business settings out of range: " + "; ".join(bad))
     if app.config.get("PORTAL_ENV") == "production":
         from app.services import clock
 

@@ -1,10 +1,14 @@
 """Back-office views of the audit trail, identity checks and settings (系统管理)."""
+from flask import g
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.exceptions import FABException
+
 from app.models.audit import AuditEvent
 from app.models.identity import (VERIFICATION_KINDS, VERIFICATION_STATUSES,
                                  IdentityVerification)
 from app.models.setting import Setting
+from app.security import role_names
 from app.services import settings
-from app.services.settings import OVERRIDABLE
 from app.views.base import READ_ONLY, PortalModelView, _l, datamodel
 
 
@@ -36,17 +40,34 @@ class IdentityVerificationView(PortalModelView):
 
 
 class SettingView(PortalModelView):
-    """Admin overrides of business defaults; the value is checked against the default's type."""
+    """Overrides of business defaults: typed and bounded by the settings service, security settings by
+    Admin only. The list page shows every setting (value, default, range, meaning) above the overrides."""
     entity_label = _l("业务参数")
     datamodel = datamodel(Setting)
-    choices = {"key": {key: key for key in OVERRIDABLE}}
+    choices = {"key": {key: spec.label for key, spec in settings.SPECS.items()}}
     base_permissions = {"can_list", "can_show", "can_add", "can_edit", "can_delete"}
     label_columns = {"key": _l("参数"), "value": _l("取值"), "description": _l("说明"),
                      "updated_at": _l("更新时间")}
     list_columns = ["key", "value", "description", "updated_at"]
-    add_columns = edit_columns = ["key", "value", "description"]
+    add_columns = ["key", "value", "description"]
+    edit_columns = ["value", "description"]  # the key stays: another key is another override
+    list_template = "system/setting_list.html"
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        self.update_redirect()
+        try:
+            widgets = self._list()
+        except FABException:
+            return super().list()
+        return self.render_template(self.list_template, title=self.list_title, widgets=widgets,
+                                    business_settings=settings.overview())
 
     def pre_add(self, item):
-        item.value = str(settings.parse(item.key, item.value))
+        item.value = settings.check_override(item.key, item.value, role_names(g.user))
 
     pre_update = pre_add
+
+    def pre_delete(self, item):
+        settings.check_may_change(item.key, role_names(g.user))
