@@ -75,5 +75,11 @@ def _check_config(app):
             raise ConfigurationError(
                 "SECRET_KEY must be set to a random value of at least 32 characters in production"
             )
+        # without it anyone can mark our SMS delivered or undelivered through /sms/report
+        if app.config.get("SMS_BACKEND") == "aliyun" and not app.config.get("SMS_REPORT_TOKEN"):
+            raise ConfigurationError(
+                "SMS_REPORT_TOKEN must be set with SMS_BACKEND=aliyun in production: the delivery-receipt "
+                "push URL configured at Alibaba Cloud is /sms/report?token=<SMS_REPORT_TOKEN>"
+            )
         if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             log.warning("production mode on SQLite: use DATABASE_URL=mysql+pymysql://...")

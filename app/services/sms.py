@@ -334,6 +334,8 @@ def resend(message_id) -> SmsMessage:
 
 # --- delivery receipts (Alibaba SmsReport push) -----------------------------
 REPORT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Alibaba pushes receipts in batches far smaller than this; a longer list is refused whole.
+MAX_RECEIPTS = 1000
 
 
 def _report_item(index, item) -> dict:
@@ -368,9 +370,12 @@ def _report_item(index, item) -> dict:
 def record_receipts(payload) -> dict:
     """Record an SmsReport push (a JSON array). The whole push is checked before anything is
     written. The message is found by out_id (ours, echoed by Alibaba) and phone, else by biz_id
-    and phone (SendBatchSms shares one out_id). Returns {"matched": n, "unmatched": m}."""
+    and phone (SendBatchSms shares one out_id). Returns {"matched": n, "unmatched": m}; receipts
+    for unknown messages (someone else's, or long gone) are counted in one log line, not one each."""
     if not isinstance(payload, list) or not payload:
         raise DomainError("sms_report_malformed", index=0, reason="应为非空 JSON 数组")
+    if len(payload) > MAX_RECEIPTS:
+        raise DomainError("sms_report_malformed", index=0, reason=f"一次最多 {MAX_RECEIPTS} 条")
     items = [_report_item(i, item) for i, item in enumerate(payload)]
     out_ids = {i["out_id"] for i in items if i["out_id"]}
     biz_ids = {i["biz_id"] for i in items if i["biz_id"]}
@@ -385,7 +390,6 @@ def record_receipts(payload) -> dict:
     for item in items:
         message = by_out.get((item["out_id"], item["phone"])) or by_biz.get((item["biz_id"], item["phone"]))
         if message is None:
-            current_app.logger.warning("SMS receipt for unknown message: %s", item)
             continue
         matched += 1
         message.status = "DELIVERED" if item["success"] else "UNDELIVERED"
@@ -395,7 +399,10 @@ def record_receipts(payload) -> dict:
         if message.biz_id is None and item["biz_id"]:
             message.biz_id = item["biz_id"]  # an UNKNOWN_RESULT send proven by its receipt
     db.session.commit()
-    return {"matched": matched, "unmatched": len(items) - matched}
+    unmatched = len(items) - matched
+    if unmatched:
+        current_app.logger.warning("SMS receipts for unknown messages: %d of %d", unmatched, len(items))
+    return {"matched": matched, "unmatched": unmatched}
 
 
 def params_json(params) -> str:
