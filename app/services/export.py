@@ -4,6 +4,7 @@ import io
 from datetime import date, timedelta
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
@@ -22,6 +23,18 @@ COLUMNS = [
     ("回访专员", 12), ("问题原因", 40), ("回访答案", 60),
 ]
 MAX_DAYS = 366
+# A text cell starting with one of these is a formula to Excel, LibreOffice or WPS (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A value as it may go into a cell of any workbook the portal writes: a text that would start a
+    formula (a customer named =HYPERLINK(...)) gets a leading ' and stays text; control characters,
+    which openpyxl refuses, are dropped. Numbers and dates stay typed."""
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def _mask_id(value):
@@ -90,13 +103,13 @@ def results_xlsx(start, end):
     wb = Workbook()
     ws = wb.active
     ws.title = "回访结果"
-    ws.append([name for name, _ in COLUMNS])
+    ws.append([spreadsheet_safe(name) for name, _ in COLUMNS])
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for index, (_, width) in enumerate(COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(index)].width = width
     for task in tasks:
-        ws.append(row_values(task))
+        ws.append([spreadsheet_safe(value) for value in row_values(task)])
     wrap = Alignment(wrap_text=True, vertical="top")
     for row in ws.iter_rows(min_row=2):
         for cell in row:

@@ -3,6 +3,7 @@
 Written with reportlab's built-in CID font STSong-Light, so Chinese prints without font files.
 """
 import io
+from xml.sax.saxutils import escape
 
 from flask import current_app
 from reportlab.lib import colors
@@ -59,32 +60,33 @@ def letter_pdf(task_id):
                             title=f"信函回访 {policy.policy_no}", author=COMPANY)
     title = "先生" if holder.gender == "M" else "女士"
     story = [
-        Paragraph(f"{COMPANY}<br/>新契约回访函(信函回访)", st["title"]),
-        Paragraph(f"尊敬的{holder.name}{title}:", st["body"]),
-        Paragraph(
-            f"感谢您选择{COMPANY}。您投保的《{policy.product.name}》(保险单号:{policy.policy_no},"
-            f"承保日期:{policy.issue_date:%Y年%m月%d日})需要进行新契约回访。我们曾多次致电您预留的手机号码,"
-            "未能与您本人完成电话回访,现以信函方式请您确认以下内容。请在回执上逐项勾选“是”或“否”,"
-            f"签名并注明日期后寄回或拍照交回我司。如有疑问,请致电客服热线 {hotline}。", st["body"]),
+        _para(st["title"], "{company}<br/>新契约回访函(信函回访)", company=COMPANY),
+        _para(st["body"], "尊敬的{name}{title}:", name=holder.name, title=title),
+        _para(st["body"],
+              "感谢您选择{company}。您投保的《{product}》(保险单号:{policy_no},"
+              "承保日期:{issued})需要进行新契约回访。我们曾多次致电您预留的手机号码,"
+              "未能与您本人完成电话回访,现以信函方式请您确认以下内容。请在回执上逐项勾选“是”或“否”,"
+              "签名并注明日期后寄回或拍照交回我司。如有疑问,请致电客服热线 {hotline}。",
+              company=COMPANY, product=policy.product.name, policy_no=policy.policy_no,
+              issued=f"{policy.issue_date:%Y年%m月%d日}", hotline=hotline),
         Spacer(1, 4 * mm),
-        Paragraph("回访问题", st["h2"]),
+        _para(st["h2"], "回访问题"),
     ]
     for q in questions:
-        story.append(Paragraph(f"{q['position']}. {_escape(q['text'])}", st["body"]))
-    story += [Spacer(1, 4 * mm), Paragraph("电话回访记录", st["h2"])]
+        story.append(_para(st["body"], "{position}. {text}", position=q["position"], text=q["text"]))
+    story += [Spacer(1, 4 * mm), _para(st["h2"], "电话回访记录")]
     for attempt in task.attempts:
-        story.append(Paragraph(
-            f"{attempt.started_at:%Y-%m-%d %H:%M} {CALL_OUTCOMES.get(attempt.outcome, attempt.outcome)}",
-            st["small"]))
+        story.append(_para(st["small"], "{at} {outcome}", at=f"{attempt.started_at:%Y-%m-%d %H:%M}",
+                           outcome=CALL_OUTCOMES.get(attempt.outcome, attempt.outcome)))
     story += [Spacer(1, 6 * mm),
-              Paragraph("- - - - - - - - - - - - - - - - 请沿此线剪下 - - - - - - - - - - - - - - - -", st["small"]),
-              Paragraph("回执(请寄回)", st["title"]),
-              Paragraph(f"保险单号:{policy.policy_no}  产品:{_escape(policy.product.name)}  "
-                        f"投保人:{holder.name}", st["body"]),
+              _para(st["small"], "- - - - - - - - - - - - - - - - 请沿此线剪下 - - - - - - - - - - - - - - - -"),
+              _para(st["title"], "回执(请寄回)"),
+              _para(st["body"], "保险单号:{policy_no}  产品:{product}  投保人:{name}",
+                    policy_no=policy.policy_no, product=policy.product.name, name=holder.name),
               Spacer(1, 2 * mm)]
     rows = [["序号", "问题", "是", "否"]]
     for q in questions:
-        rows.append([str(q["position"]), Paragraph(_escape(q["text"]), st["body"]), "□", "□"])
+        rows.append([str(q["position"]), _para(st["body"], "{text}", text=q["text"]), "□", "□"])
     table = Table(rows, colWidths=[12 * mm, 128 * mm, 14 * mm, 14 * mm], repeatRows=1)
     table.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, -1), _font()),
@@ -95,12 +97,15 @@ def letter_pdf(task_id):
         ("ALIGN", (2, 0), (-1, -1), "CENTER"),
     ]))
     story += [table, Spacer(1, 8 * mm),
-              Paragraph("投保人签名:____________________    日期:______年____月____日", st["body"]),
+              _para(st["body"], "投保人签名:____________________    日期:______年____月____日"),
               Spacer(1, 4 * mm),
-              Paragraph(f"本函生成于 {clock.now():%Y-%m-%d %H:%M},回访任务编号 {task.id}。", st["small"])]
+              _para(st["small"], "本函生成于 {now},回访任务编号 {task_id}。",
+                    now=f"{clock.now():%Y-%m-%d %H:%M}", task_id=task.id)]
     doc.build(story)
     return buf.getvalue()
 
 
-def _escape(text):
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _para(style, markup, **values):
+    """The one way text enters the letter: `markup` is ours (reportlab's mini-HTML, <br/>), every
+    value is escaped, so a customer named <img src=x>&<b> prints as typed instead of failing."""
+    return Paragraph(markup.format(**{name: escape(str(value)) for name, value in values.items()}), style)
