@@ -158,12 +158,17 @@ FACE_AUTH_VALID_MINUTES = _int("FACE_AUTH_VALID_MINUTES", 30)  # a passed video 
 WECHAT_APP_ID = _env("WECHAT_APP_ID")
 WECHAT_APP_SECRET = _env("WECHAT_APP_SECRET")
 WECHAT_OAUTH_AUTHORIZE_URL = _env("WECHAT_OAUTH_AUTHORIZE_URL", "https://open.weixin.qq.com/connect/oauth2/authorize")
+# Largest image (any upload decoded by Pillow), read from the header before decoding: a 48 MP phone
+# camera (8064x6048) fits; a 160 KB PNG claiming 12000x12000 (690 MB decoded) does not.
+IMAGE_MAX_PIXELS = _int("IMAGE_MAX_PIXELS", 50_000_000)
 WECHAT_API_BASE = _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
 WECHAT_TIMEOUT_SECONDS = float(_env("WECHAT_TIMEOUT_SECONDS", "5"))
 
 # --- Flask-AppBuilder ------------------------------------------------------
 APP_NAME = "爱心人寿 保险回访与保全服务平台"
 APP_THEME = ""
+# Largest video frame, from the container before a frame is read: 4K UHD, the most a phone records
+LIVENESS_MAX_PIXELS = _int("LIVENESS_MAX_PIXELS", 3840 * 2160)
 AUTH_TYPE = 1  # AUTH_DB
 AUTH_ROLE_ADMIN = "Admin"
 AUTH_ROLE_PUBLIC = "Public"
