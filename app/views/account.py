@@ -7,7 +7,6 @@ staff user sits under "_user_id". g.customer is set on every request of this blu
 trail names the customer as the actor.
 """
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect,
                    render_template, request, session, url_for)
@@ -20,7 +19,7 @@ from app.forms.account import (BindForm, ChallengeForm, PasswordForm, ResetCodeF
 from app.models.customer import AUTH_STATUSES, ID_TYPES
 from app.models.policy import PAYMENT_MODES, POLICY_STATUSES
 from app.models.servicing import APPLICATION_STATUSES, SERVICING_KINDS
-from app.services import account, clock, codes, wechat
+from app.services import account, clock, codes, urls, wechat
 from app.services.errors import DomainError
 from app.services import settings as business_settings
 
@@ -76,10 +75,7 @@ def _signed_in():
 
 
 def _safe_next(target):
-    parts = urlsplit(target or "")
-    if target and not parts.scheme and not parts.netloc and target.startswith("/my/"):
-        return target
-    return url_for(".center")
+    return urls.safe_next(target, fallback=url_for(".center"), prefix="/my/")
 
 
 def account_required(view):

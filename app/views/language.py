@@ -6,6 +6,8 @@ Flask-AppBuilder's locale selector reads it.
 """
 from flask import Blueprint, abort, current_app, redirect, request, session
 
+from app.services import urls
+
 bp = Blueprint("language", __name__)
 
 
@@ -14,8 +16,5 @@ def switch(locale):
     if locale not in current_app.config["LANGUAGES"]:
         abort(404)
     session["locale"] = locale
-    target = request.args.get("next") or "/"
-    # only a path on this site: never an open redirect
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/"
-    return redirect(target)
+    # only a path on this site (services/urls.py): never an open redirect
+    return redirect(urls.safe_next(request.args.get("next"), fallback="/"))

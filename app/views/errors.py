@@ -1,0 +1,184 @@
+"""No request answers 500 (issue 9, hole 12): bad input is refused at the edge with a clear 4xx.
+
+Covers whole classes rather than single pages: ids beyond what the database holds, Flask-AppBuilder's
+list arguments (page, page size, order column) and action names, malformed or oversized rison in the
+REST API's `?q=`, JSON nested deeper than any real payload, and hostile `next` targets (FAB's own
+login takes one). What still breaks is logged by Flask and answered without a traceback.
+"""
+import logging
+import re
+
+import prison
+from flask import current_app, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
+from werkzeug.exceptions import InternalServerError
+from werkzeug.routing import IntegerConverter
+
+from app.services import urls
+
+log = logging.getLogger(__name__)
+
+MAX_ID = 2 ** 63 - 1  # BIGINT: anything larger cannot be a row's id
+MAX_PAGE = 10 ** 6
+MAX_PAGE_SIZE = 100
+MAX_JSON_DEPTH = 32  # a policy with beneficiaries is 4 deep
+MAX_RISON_NUMBER = 2 ** 53
+_DIGITS = re.compile(r"-?\d+", re.ASCII)
+
+
+# --- JSON bodies --------------------------------------------------------------------------------
+
+def _too_deep(value, limit):
+    """Iteratively (no recursion to exhaust): is any container nested deeper than `limit`?"""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """The app's JSON (Flask hands it to every request as request.json_module): loads() refuses
+    deep nesting with a ValueError, which get_json() turns into None (silent) or a 400, instead of
+    a RecursionError later (500)."""
+
+    def loads(self, s, **kwargs):
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:  # the C decoder gives up past the interpreter's recursion limit
+            raise ValueError("JSON nested too deeply") from None
+        if _too_deep(value, MAX_JSON_DEPTH):
+            raise ValueError("JSON nested too deeply")
+        return value
+
+
+class BoundedIntConverter(IntegerConverter):
+    """<int:...> in URLs: a number no row can have does not match (404), instead of overflowing
+    the database driver (500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+def _wants_json():
+    return request.path.startswith("/api/") or request.is_json
+
+
+def refuse(status, message):
+    """A 4xx the user can read: JSON for machines, the plain message page for people."""
+    if _wants_json():
+        return jsonify(message=message), status
+    return render_template("h5/message.html", title=_("请求无效") if status != 404 else _("内容不存在"),
+                           message=message, status="error"), status
+
+
+def _not_found():
+    return refuse(404, _("您要查看的内容不存在。"))
+
+
+# --- checks before any view runs -----------------------------------------------------------------
+
+def _view_instance():
+    """The Flask-AppBuilder view (ModelView, ModelRestApi) behind this endpoint, if any."""
+    function = current_app.view_functions.get(request.endpoint)
+    return getattr(function, "__self__", None)
+
+
+def _rison_problem(value):
+    try:
+        parsed = prison.loads(value)
+    except RecursionError:  # prison recurses on "(((" instead of raising its ParserException
+        return True
+    except Exception:  # a plain syntax error: Flask-AppBuilder answers that with its own 400
+        return False
+    stack = [(parsed, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, (int, float)) and abs(item) > MAX_RISON_NUMBER:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def check_request():
+    # ids in the path (FAB's <pk> is a string): beyond BIGINT no row exists
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and (name == "pk" or name.endswith("_id")) and _DIGITS.fullmatch(value):
+            value = int(value)
+        if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
+            return _not_found()
+    # a `next` that could leave the site (FAB's login redirects to request.url: same host allowed)
+    target = request.args.get("next")
+    if target and not urls.is_local(target, allowed_host=request.host):
+        return refuse(400, _("跳转地址无效"))
+    view = _view_instance()
+    if view is None:
+        return None
+    # Flask-AppBuilder's list arguments are read with int() and passed to the database unchecked
+    for name, value in request.args.items():
+        if "page_" in name or "psize_" in name:
+            high = MAX_PAGE if "page_" in name else MAX_PAGE_SIZE
+            if not (value.isascii() and value.isdigit() and int(value) <= high):
+                return refuse(400, _("分页参数无效:%(name)s", name=name))
+        if "_oc_" in name and value not in (getattr(view, "order_columns", None) or ()):
+            return refuse(400, _("排序字段无效:%(value)s", value=value[:40]))
+    if request.endpoint.endswith((".action", ".action_post")):
+        action = (request.view_args or {}).get("name") or request.form.get("action")
+        if action not in (getattr(view, "actions", None) or {}):
+            return _not_found()
+    if request.endpoint.endswith(".download") and not current_app.config.get("UPLOAD_FOLDER"):
+        return _not_found()  # FAB's file-column download: no model here has one
+    if request.endpoint.endswith(".chart") and "group_by" in (request.view_args or {}):
+        group_by = request.view_args["group_by"]
+        if not (group_by.isascii() and group_by.isdigit() and int(group_by) < len(getattr(view, "definitions", ()))):
+            return _not_found()
+    q = request.args.get("q")
+    if q and request.path.startswith("/api/") and _rison_problem(q):
+        return refuse(400, _("查询参数 q 无效"))
+    return None
+
+
+# --- what still escapes --------------------------------------------------------------------------
+
+def _overflow(error):
+    # an id or number too large for the database driver: no such row
+    log.info("refused a number too large for the database: %s", error)
+    return _not_found()
+
+
+def _recursion(error):
+    log.info("refused input nested too deeply: %s", error)
+    return refuse(400, _("提交的数据嵌套层次过深"))
+
+
+def _unexpected(error):
+    """Flask has logged the exception already; the user gets a message, never a traceback."""
+    message = _("系统繁忙,请稍后再试。如需帮助请致电客服%(hotline)s。", hotline=current_app.config["HOTLINE"])
+    if _wants_json():
+        return jsonify(message=message), 500
+    return render_template("h5/message.html", title=_("系统繁忙"), message=message, status="error"), 500
+
+
+def install(app):
+    """Called once from create_app(), before any view is registered (the URL converter)."""
+    app.json = BoundedJSONProvider(app)
+    app.url_map.converters["int"] = BoundedIntConverter
+    app.before_request(check_request)
+    app.register_error_handler(404, lambda error: _not_found())  # in Chinese, JSON for the API
+    app.register_error_handler(OverflowError, _overflow)
+    app.register_error_handler(RecursionError, _recursion)
+    app.register_error_handler(InternalServerError, _unexpected)
