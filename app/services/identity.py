@@ -355,10 +355,14 @@ def _sniff_video(video_bytes):
 
 
 def probe_video(path):
-    """Open with OpenCV and decode the first frame; (fps, frames) or DomainError."""
+    """Open with OpenCV, check the header's size and length, decode the first frame; (fps, frames)
+    or DomainError."""
     capture = cv2.VideoCapture(path)
     try:
-        ok, frame = capture.read() if capture.isOpened() else (False, None)
+        if not capture.isOpened():
+            raise DomainError("identity_not_video")
+        liveness.check_header(capture, liveness_settings())  # before a frame is decoded
+        ok, frame = capture.read()
         if not ok or frame is None:
             raise DomainError("identity_not_video")
         return capture.get(cv2.CAP_PROP_FPS), capture.get(cv2.CAP_PROP_FRAME_COUNT)
@@ -415,6 +419,8 @@ def check_video(path, reference):
         figures = liveness.analyze_video(path, reference, settings)
     except liveness.VideoUnreadable:
         return "UNUSABLE", ["identity_not_video"], {}, None
+    except DomainError as refused:  # the header: too large, too long, absurd
+        return "UNUSABLE", [refused.key], {}, None
     status, reasons, scores = liveness.decide(figures, settings)
     return status, reasons, scores, figures
 

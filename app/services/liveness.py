@@ -19,10 +19,13 @@ about 1.5 s of CPU (docs/identity.md has the figures):
 
 The decision rules live in decide(); the thresholds are config keys (LIVENESS_*).
 """
+import math
 import time
 
 import cv2
 import numpy as np
+
+from app.services.errors import DomainError
 
 
 def _face_recognition():
@@ -41,6 +44,7 @@ DEFAULTS = {
     "LIVENESS_ENCODE_SECONDS": 3.0,
     "LIVENESS_FRAME_MAX_SIDE": 320,
     "LIVENESS_MAX_SECONDS": 30,
+    "LIVENESS_MAX_PIXELS": 3840 * 2160,
     "LIVENESS_MATCH_THRESHOLD": 0.63,
     "LIVENESS_MIN_FACE_SHARE": 0.4,
     "LIVENESS_MIN_FACE_FRAMES": 6,
@@ -52,6 +56,37 @@ DEFAULTS = {
 
 class VideoUnreadable(Exception):
     """OpenCV cannot read a single frame from the file."""
+
+
+HIGHEST_FPS = 240.0  # phones' slow motion; a higher rate in a header is a WebM time base, not frames
+
+
+def check_header(capture, settings=None):
+    """What the container claims, checked before a frame is decoded; returns its frame rate.
+
+    DomainError on an unknown or absurd size or rate, frames over LIVENESS_MAX_PIXELS or a duration
+    over LIVENESS_MAX_SECONDS: a few KB of video can claim 4000x4000 pixels or hours. An unknown
+    frame count passes (a MediaRecorder WebM without a Duration reports a negative one):
+    analyze_video stops after LIVENESS_MAX_SECONDS worth of frames anyway (frame_budget).
+    """
+    cfg = dict(DEFAULTS, **(settings or {}))
+    width, height, fps, frames = (capture.get(prop) for prop in (
+        cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT, cv2.CAP_PROP_FPS, cv2.CAP_PROP_FRAME_COUNT))
+    if not all(math.isfinite(value) for value in (width, height, fps)) or min(width, height) < 1 or fps < 1:
+        raise DomainError("video_bad_header")
+    if width * height > cfg["LIVENESS_MAX_PIXELS"]:
+        raise DomainError("video_too_large", width=int(width), height=int(height),
+                          limit=cfg["LIVENESS_MAX_PIXELS"] // 10_000)
+    seconds = frames / min(fps, HIGHEST_FPS)
+    if math.isfinite(seconds) and seconds > cfg["LIVENESS_MAX_SECONDS"]:
+        raise DomainError("video_too_long", seconds=round(seconds), limit=cfg["LIVENESS_MAX_SECONDS"])
+    return fps
+
+
+def frame_budget(fps, settings=None):
+    """Most frames read from one video: its longest duration at its rate, whatever its timestamps say."""
+    cfg = dict(DEFAULTS, **(settings or {}))
+    return math.ceil(cfg["LIVENESS_MAX_SECONDS"] * min(fps, HIGHEST_FPS)) + 1
 
 
 def _crop(frame, box, margin=0.5):
@@ -134,7 +169,8 @@ def analyze_video(path, reference_encoding, settings=None, every_frame_full_size
 
     Returns the figures (per detection frame, liveness signals, timings); decide() turns them
     into a decision. every_frame_full_size=True is the slow baseline for the benchmark.
-    Raises VideoUnreadable when not one frame can be decoded.
+    Raises VideoUnreadable when not one frame can be decoded, DomainError when the header is refused
+    (check_header).
     """
     cfg = dict(DEFAULTS, **(settings or {}))
     started = time.perf_counter()
@@ -142,8 +178,9 @@ def analyze_video(path, reference_encoding, settings=None, every_frame_full_size
     try:
         if not capture.isOpened():
             raise VideoUnreadable(path)
-        fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
-        if not (1.0 <= fps <= 240.0):  # browser recordings (WebM) often carry no usable rate
+        fps = check_header(capture, cfg)  # DomainError before a frame is decoded
+        budget = frame_budget(fps, cfg)
+        if fps > HIGHEST_FPS:  # browser recordings (WebM) may carry their time base as the rate
             fps = 30.0
         # sampled by timestamp, not frame number: MediaRecorder videos have a variable frame rate
         detect_every = 0.0 if every_frame_full_size else 1.0 / cfg["LIVENESS_DETECT_FPS"]
@@ -154,7 +191,7 @@ def analyze_video(path, reference_encoding, settings=None, every_frame_full_size
         track_box, track_reference, last_encoded_at, track_distance = None, None, None, None
         index = decoded = 0
         size, second = None, 0.0
-        while capture.grab():
+        while index < budget and capture.grab():
             stamp = capture.get(cv2.CAP_PROP_POS_MSEC)
             second = stamp / 1000.0 if stamp > 0 or index == 0 else index / fps
             index += 1
