@@ -35,6 +35,9 @@ def _decimal(name, default):
 
 # --- runtime -------------------------------------------------------------
 PORTAL_ENV = _env("PORTAL_ENV", "development")  # development | production
+# Proxies in front of the portal (load balancer, nginx) whose X-Forwarded-For/-Proto/-Host to trust:
+# the client address for the rate limits, https for secure cookies and HSTS. 0: none (direct).
+TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
 SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET)
 SQLALCHEMY_DATABASE_URI = _env(
     "DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "portal.db")
@@ -78,7 +81,31 @@ RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
 RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", _env("REDIS_URL", "memory://"))
 RATELIMIT_HEADERS_ENABLED = True
 AUTH_RATE_LIMITED = True
-AUTH_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per 5 minutes")
+AUTH_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per 5 minutes")  # per address, login page and API login
+# failed staff sign-ins per account from any address before the account is locked for the window
+ACCOUNT_LOCK_LIMIT = _env("ACCOUNT_LOCK_LIMIT", "5 per 15 minutes")
+
+# Server-side sessions (Flask-Session): signing out or changing the password ends the session on
+# the server, so a copied cookie stops working. Redis when there is one, else files in the instance
+# folder (the embedded default runs one process).
+SESSION_REDIS_URL = _env("SESSION_REDIS_URL", _env("REDIS_URL", CELERY_BROKER_URL))
+SESSION_FILE_DIR = _env("SESSION_FILE_DIR", os.path.join(INSTANCE_DIR, "sessions"))
+SESSION_KEY_PREFIX = "portal-session:"
+
+# Security headers (Flask-Talisman): scripts only from this site, or inline with the request's nonce
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self' 'unsafe-inline'",  # Flask-AppBuilder's widgets set style attributes
+    "img-src": "'self' data: blob:",
+    "media-src": "'self' blob:",
+    "font-src": "'self' data:",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
 
 # SMS
 SMS_BACKEND = _env("SMS_BACKEND", "outbox")  # outbox | aliyun
@@ -131,12 +158,17 @@ FACE_MATCH_THRESHOLD = float(_env("FACE_MATCH_THRESHOLD", "0.55"))
 SHORT_LINK_PER_MINUTE = _env("SHORT_LINK_RATE_LIMIT", "20 per minute")
 # Face photos (docs/identity.md has the measured distances behind every threshold)
 FACE_IMAGE_MAX_SIDE = _int("FACE_IMAGE_MAX_SIDE", 800)  # photos are downscaled to this before detection
+# Largest image (any upload decoded by Pillow), read from the header before decoding: a 48 MP phone
+# camera (8064x6048) fits; a 160 KB PNG claiming 12000x12000 (690 MB decoded) does not.
+IMAGE_MAX_PIXELS = _int("IMAGE_MAX_PIXELS", 50_000_000)
 # Video liveness (docs/identity.md): sampling rates, then the decision thresholds
 LIVENESS_DETECT_FPS = float(_env("LIVENESS_DETECT_FPS", "3"))
 LIVENESS_LANDMARK_FPS = float(_env("LIVENESS_LANDMARK_FPS", "10"))
 LIVENESS_ENCODE_SECONDS = float(_env("LIVENESS_ENCODE_SECONDS", "3"))
 LIVENESS_FRAME_MAX_SIDE = _int("LIVENESS_FRAME_MAX_SIDE", 320)
 LIVENESS_MAX_SECONDS = _int("LIVENESS_MAX_SECONDS", 30)
+# Largest video frame, from the container before a frame is read: 4K UHD, the most a phone records
+LIVENESS_MAX_PIXELS = _int("LIVENESS_MAX_PIXELS", 3840 * 2160)
 LIVENESS_MATCH_THRESHOLD = float(_env("LIVENESS_MATCH_THRESHOLD", "0.63"))
 LIVENESS_MIN_FACE_SHARE = float(_env("LIVENESS_MIN_FACE_SHARE", "0.4"))
 LIVENESS_MIN_FACE_FRAMES = _int("LIVENESS_MIN_FACE_FRAMES", 6)
@@ -158,21 +190,16 @@ FACE_AUTH_VALID_MINUTES = _int("FACE_AUTH_VALID_MINUTES", 30)  # a passed video 
 WECHAT_APP_ID = _env("WECHAT_APP_ID")
 WECHAT_APP_SECRET = _env("WECHAT_APP_SECRET")
 WECHAT_OAUTH_AUTHORIZE_URL = _env("WECHAT_OAUTH_AUTHORIZE_URL", "https://open.weixin.qq.com/connect/oauth2/authorize")
-# Largest image (any upload decoded by Pillow), read from the header before decoding: a 48 MP phone
-# camera (8064x6048) fits; a 160 KB PNG claiming 12000x12000 (690 MB decoded) does not.
-IMAGE_MAX_PIXELS = _int("IMAGE_MAX_PIXELS", 50_000_000)
 WECHAT_API_BASE = _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
 WECHAT_TIMEOUT_SECONDS = float(_env("WECHAT_TIMEOUT_SECONDS", "5"))
 
 # --- Flask-AppBuilder ------------------------------------------------------
 APP_NAME = "爱心人寿 保险回访与保全服务平台"
 APP_THEME = ""
-# Largest video frame, from the container before a frame is read: 4K UHD, the most a phone records
-LIVENESS_MAX_PIXELS = _int("LIVENESS_MAX_PIXELS", 3840 * 2160)
 AUTH_TYPE = 1  # AUTH_DB
 AUTH_ROLE_ADMIN = "Admin"
 AUTH_ROLE_PUBLIC = "Public"
-FAB_UPDATE_PERMS = False  # roles are declared below (FAB_ROLES), not synced into tables
+FAB_UPDATE_PERMS = False  # permissions are written by `flask portal init` (app/security.sync_roles)
 FAB_CREATE_DB = False  # the schema is owned by the migrations
 FAB_API_SWAGGER_UI = True
 FAB_ADD_SECURITY_API = False
@@ -184,37 +211,5 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = PORTAL_ENV == "production"
 PERMANENT_SESSION_LIFETIME = _int("SESSION_MINUTES", 480) * 60
 
-# Role definitions: (view-name regex, permission regex) pairs checked by FAB.
-# Deletes are never granted for policies, revisit records or audit events because those
-# views do not offer can_delete at all (see app/views); the models refuse it as well.
-_READ = r"can_(list|show|get|info|download|dashboard|evidence)"
-FAB_ROLES = {
-    "Admin": [[".*", ".*"]],
-    "Supervisor": [
-        [r"(?!.*Api$)(?!User|Role|Permission|ViewMenu|PermissionView|Register|Group).*",
-         r"can_.*|menu_access"],
-        ["UserInfoEditView", "can_this_form_(get|post)"],
-        ["ResetMyPasswordView", "can_this_form_(get|post)"],
-    ],
-    "Agent": [
-        [r"(RevisitTaskView|Agent.*View)", r"can_(list|show)"],
-        [r"Agent.*View", r"can_(claim|record|reveal)"],  # the workbench: take, call, unmask
-        [r"(Revisits|RevisitTasks|Workbench)", "menu_access"],
-        ["ResetMyPasswordView", "can_this_form_(get|post)"],
-    ],
-    "Operator": [
-        [r"(Policy|Customer|Product|Beneficiary|ServicingApplication|PolicyLoan|LoanRepayment|SmsMessage)View",
-         r"can_(list|show|edit|add)"],
-        [r"(RevisitTask|QuestionnaireTemplate|Question)View", r"can_(list|show)"],
-        [r".*", "menu_access"],
-        ["ResetMyPasswordView", "can_this_form_(get|post)"],
-    ],
-    "Auditor": [
-        [r"(?!.*Api$)(?!User|Role|Permission|ViewMenu|PermissionView|Register|Group).*View", _READ],
-        [r".*", "menu_access"],
-        ["ResetMyPasswordView", "can_this_form_(get|post)"],
-    ],
-    "Integration": [
-        [r".*Api$", r"can_(get|post|put|info)"],
-    ],
-}
+# Role permissions are explicit allow-lists in app/security.py (ROLE_PERMISSIONS), written to the
+# database by `flask portal init`; README.md "Role permissions" lists them.

@@ -5,7 +5,8 @@ import os
 from flask import Flask
 from flask_appbuilder import AppBuilder
 
-from app.extensions import celery_init_app, db, limiter, migrate
+from app.extensions import (celery_init_app, db, limiter, migrate, security_headers_init_app,
+                            sessions_init_app)
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +25,23 @@ def create_app(test_config=None):
 
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
     _check_config(app)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     os.makedirs(app.config["UPLOAD_DIR"], exist_ok=True)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][10:]) or ".", exist_ok=True)
 
+    from app.views import errors  # before any view is registered: bounded ids, JSON depth, 4xx not 500
+
+    errors.install(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     limiter.init_app(app)
+    sessions_init_app(app)
+    security_headers_init_app(app)
     celery_init_app(app)
 
     with app.app_context():

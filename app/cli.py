@@ -16,12 +16,12 @@ identity_cli = AppGroup("identity", help="Face checks for operators (JSON out; e
 
 @portal_cli.command("init")
 def portal_init():
-    """Create the roles (after `flask db upgrade`)."""
+    """Write the roles and their permissions (after `flask db upgrade`): each role gets exactly its
+    allow-list in app/security.py, Admin every permission."""
+    from app.security import sync_roles
+
     with audit.acting_as("cli:portal-init"):
-        sm = current_app.appbuilder.sm
-        for role in list(current_app.config["FAB_ROLES"]) + [current_app.config["AUTH_ROLE_PUBLIC"]]:
-            if sm.find_role(role) is None:
-                sm.add_role(role)
+        sync_roles(current_app.appbuilder)
     click.echo("roles ready")
 
 

@@ -61,7 +61,14 @@ def make_config(servers, **overrides):
         "SQLALCHEMY_DATABASE_URI": servers["database_url"],
         "UPLOAD_DIR": os.path.join(servers["base_dir"], "uploads"),
         "RATELIMIT_STORAGE_URI": "memory://",
+        # server-side sessions: in the test Redis on the MariaDB run, in files on the SQLite run
+        "SESSION_REDIS_URL": servers["redis_url"],
+        "SESSION_FILE_DIR": os.path.join(servers["base_dir"], "sessions"),
         "SMS_BACKEND": "outbox",
+        # a cheap hash for the demo users seeded before most tests (scrypt took half the suite's
+        # time); test_production_hashes_passwords_with_scrypt keeps the production method honest
+        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
+        "AUTH_DB_FAKE_PASSWORD_HASH_CHECK": "pbkdf2:sha256:1$salt$" + "0" * 64,
         "CELERY": {"broker_url": "memory://", "task_always_eager": True, "task_eager_propagates": True,
                    "task_ignore_result": True, "timezone": "Asia/Shanghai"},
     }
@@ -83,10 +90,10 @@ def app(servers):
 
 
 def _ensure_roles(app):
-    sm = app.appbuilder.sm
-    for role in list(app.config["FAB_ROLES"]) + [app.config["AUTH_ROLE_PUBLIC"]]:
-        if sm.find_role(role) is None:
-            sm.add_role(role)
+    """What `flask portal init` does: every role and its allow-list in the database."""
+    from app.security import sync_roles
+
+    sync_roles(app.appbuilder)
 
 
 @pytest.fixture(autouse=True)

@@ -168,7 +168,9 @@ def _default_beneficiaries(policy):
 
 def _seed_users(password):
     sm = current_app.appbuilder.sm
-    for role in current_app.config["FAB_ROLES"]:
+    from app.security import STAFF_ROLES
+
+    for role in STAFF_ROLES:
         if sm.find_role(role) is None:
             sm.add_role(role)
     if sm.find_role(current_app.config["AUTH_ROLE_PUBLIC"]) is None:

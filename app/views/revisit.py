@@ -62,8 +62,10 @@ class RevisitTaskView(PortalModelView):
     search_columns = ["status", "channel", "is_problem", "created_at", "erevisit_deadline",
                       "hesitation_deadline", "assigned_to"]
     show_exclude_columns = ["open_policy_id"]
-    edit_columns = ["assigned_to", "result_note"]
-    base_permissions = {"can_list", "can_show", "can_edit"}
+    # status, assignee and reservation belong to the workflow: a task is assigned, released and
+    # recorded through the supervision board and the workbench (services/phone_revisit.py), whose
+    # rules a generic edit form would bypass
+    base_permissions = READ_ONLY
     related_views = [RevisitAnswerView, CallAttemptView]
     base_order = ("created_at", "desc")
     show_template = "revisit/task_show.html"

@@ -40,6 +40,6 @@ class ServicingApplicationView(PortalModelView):
     choices = {"kind": SERVICING_KINDS, "status": APPLICATION_STATUSES}
     list_columns = ["application_no", "kind", "customer", "policy", "status", "submitted_at"]
     search_columns = ["application_no", "kind", "status", "submitted_at"]
-    edit_columns = ["status", "decision_note"]
-    base_permissions = {"can_list", "can_show", "can_edit"}
+    # an application's status moves only through its workflow (review, decision), never a generic form
+    base_permissions = READ_ONLY
     base_order = ("submitted_at", "desc")
