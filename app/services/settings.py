@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 for _key, _text in {
     "setting_malformed": _l("%(label)s的取值 %(value)s 无效:%(expected)s"),
     "setting_out_of_range": _l("%(label)s须在 %(min)s 至 %(max)s 之间"),
-    "setting_admin_only": _l("%(label)s是安全参数,只有管理员可以修改"),
+    "setting_admin_only": _l("%(label)s只有管理员可以修改"),
 }.items():
     errors.MESSAGES.setdefault(_key, _text)
 

@@ -62,7 +62,7 @@ def test_only_admin_changes_security_settings_and_every_change_is_audited(seeded
 
     login(client, "supervisor")
     page = _add(client, "FACE_MATCH_THRESHOLD", "0.65", "放宽")
-    assert "人脸比对阈值是安全参数,只有管理员可以修改" in page.get_data(as_text=True)
+    assert "人脸比对阈值只有管理员可以修改" in page.get_data(as_text=True)
     assert db.session.query(Setting).count() == 0
     _add(client, "PHONE_MAX_ATTEMPTS", "4", "节前加拨")  # a workflow setting is the supervisor's
     db.session.expire_all()
