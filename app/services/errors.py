@@ -63,6 +63,9 @@ MESSAGES = {
     "field_bad_int": _l("%(field)s应为正整数:%(value)s"),
     "field_bad_id": _l("%(field)s无效(格式或校验位错误):%(value)s"),
     "field_bad_mobile": _l("%(field)s不是有效的手机号:%(value)s"),
+    "field_bad_chars": _l("%(field)s含有不允许的字符(控制字符、不可见字符或方向控制符)"),
+    "customer_no_taken": _l("%(field)s %(value)s 已属于其他客户"),
+    "issue_date_too_early": _l("承保日期不能早于%(date)s"),
     "field_bad_policy_no": _l("保险单号格式无效(8-32位字母或数字):%(value)s"),
     "product_unknown": _l("产品代码 %(code)s 不存在"),
     "id_birth_mismatch": _l("%(field)s出生日期与身份证号码不符"),
@@ -74,6 +77,7 @@ MESSAGES = {
     "customer_conflict": _l("证件号码 %(id_number)s 在本批数据中对应不同的姓名"),
     "beneficiary_shares": _l("%(kind)s第%(order)s顺序的受益比例合计应为100%%,实际为%(total)s%%"),
     "import_file_too_large": _l("文件过大:最大 %(mb)s MB"),
+    "import_unpacked_too_large": _l("Excel 文件解压后过大(超过 %(mb)s MB),请删除多余的行和列,或另存为 CSV 后上传"),
     # customer account on the official-account pages (app/services/codes.py, account.py, wechat.py)
     "mobile_invalid": _l("请输入正确的11位手机号码"),
     "code_too_frequent": _l("验证码发送过于频繁,请%(seconds)s秒后再试"),

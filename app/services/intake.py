@@ -4,6 +4,7 @@ Idempotent on the policy number: a policy already on file with the same data is 
 with different data `updated`, otherwise `created` (and its revisit task is created). Every
 field is validated here; one bad row rejects the whole batch and nothing is written.
 """
+import contextlib
 import csv
 import io
 import re
@@ -22,11 +23,15 @@ from app.models.policy import (BENEFICIARY_KINDS, CHANNELS, PAYMENT_FREQUENCIES,
 from app.models.product import Product
 from app.services import audit, clock, revisit, validation
 from app.services.errors import DomainError
-from app.services.money import to_money
 
 MAX_ROWS = 5000
 MAX_FILE_BYTES = 10 * 2 ** 20
-POLICY_NO = re.compile(r"^[0-9A-Za-z]{8,32}$")
+MAX_UNPACKED_BYTES = 64 * 2 ** 20  # an .xlsx's parts, unzipped (5,000 full rows take about 10 MB)
+MAX_COLUMNS = 200
+MAX_BLANK_ROWS = 1000  # empty lines Excel keeps below the data
+POLICY_NO = re.compile(r"^[0-9A-Za-z]{8,32}$", re.ASCII)
+CUSTOMER_NO = re.compile(r"^[0-9A-Za-z-]{1,32}$", re.ASCII)  # customer.customer_no is VARCHAR(32)
+EARLIEST_ISSUE_DATE = date(1990, 1, 1)  # no policy on file predates the company's records
 
 LABELS = {
     "policy_no": _l("保险单号"), "product_code": _l("产品代码"), "issue_date": _l("承保日期"),
@@ -38,7 +43,7 @@ LABELS = {
     "name": _l("姓名"), "gender": _l("性别"), "birth_date": _l("出生日期"), "id_type": _l("证件类型"),
     "id_number": _l("证件号码"), "mobile": _l("手机号"), "kind": _l("受益人类型"),
     "relationship": _l("与被保险人关系"), "order": _l("受益顺序"), "share": _l("受益比例"),
-    "id_valid_until": _l("证件有效期"),
+    "id_valid_until": _l("证件有效期"), "customer_no": _l("客户号"),
 }
 
 # File columns: English keys or the Chinese headers operators use.
@@ -85,11 +90,12 @@ class RowErrors(Exception):
 # --- parsing one field --------------------------------------------------------------------------
 
 def _text(value):
+    """Every field passes here first: NFKC-folded (full-width digits become ASCII), stripped."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    return validation.normalize_text(value)
 
 
 def _chinese(label):
@@ -141,11 +147,8 @@ def _money(value, field, errors, required=True, positive=True):
         if required:
             errors.append(DomainError("field_required", field=LABELS[field]).message)
         return None
-    try:
-        amount = to_money(text)
-    except ValueError:
-        amount = None
-    if amount is None or amount < 0 or (positive and amount == 0) or amount >= 10 ** 12:
+    amount = validation.parse_amount(text)  # digits and up to 2 decimals: no 1e30, 1,2,3, NaN
+    if amount is None or (positive and amount == 0):
         errors.append(DomainError("field_bad_money", field=LABELS[field], value=text).message)
         return None
     return amount
@@ -157,7 +160,7 @@ def _int(value, field, errors, required=True, low=1, high=100):
         if required:
             errors.append(DomainError("field_required", field=LABELS[field]).message)
         return None
-    if not re.fullmatch(r"\d{1,4}", text) or not low <= int(text) <= high:
+    if not re.fullmatch(r"[0-9]{1,4}", text, re.ASCII) or not low <= int(text) <= high:
         errors.append(DomainError("field_bad_int", field=LABELS[field], value=text).message)
         return None
     return int(text)
@@ -169,9 +172,13 @@ def _person(data, role, errors, need_mobile):
     data = data if isinstance(data, dict) else {}
     local = []
     name = _text(data.get("name"))
-    if not name or len(name) > 64:
-        local.append(DomainError("field_required" if not name else "field_too_long",
-                                 field=f"{who}{LABELS['name']}").message)
+    problem = validation.name_problem(name)
+    if problem:
+        local.append(DomainError(problem, field=f"{who}{LABELS['name']}").message)
+    customer_no = _text(data.get("customer_no")) or None
+    if customer_no and not CUSTOMER_NO.match(customer_no):
+        local.append(DomainError("field_too_long" if len(customer_no) > 32 else "field_bad_chars",
+                                 field=f"{who}{LABELS['customer_no']}").message)
     id_type = _choice(data.get("id_type"), ID_TYPES, "id_type", local, default="RESIDENT_ID")
     id_number = _text(data.get("id_number")).upper()
     if not id_number:
@@ -196,7 +203,7 @@ def _person(data, role, errors, need_mobile):
                                      value=_text(data.get("mobile"))).message)
     errors.extend(f"{who}:{m}" if not m.startswith(str(who)) else m for m in local)
     return dict(name=name, id_type=id_type, id_number=id_number, birth_date=birth, gender=gender,
-                mobile=mobile, customer_no=_text(data.get("customer_no")) or None)
+                mobile=mobile, customer_no=customer_no)
 
 
 def validate_row(raw, products):
@@ -223,6 +230,8 @@ def validate_row(raw, products):
     row["effective_date"] = _date(raw.get("effective_date"), "effective_date", errors, False)
     if row["issue_date"] and row["issue_date"] > clock.today():
         errors.append(DomainError("issue_date_future").message)
+    if row["issue_date"] and row["issue_date"] < EARLIEST_ISSUE_DATE:
+        errors.append(DomainError("issue_date_too_early", date=EARLIEST_ISSUE_DATE.isoformat()).message)
     if row["issue_date"] and row["receipt_signed_date"] and row["receipt_signed_date"] < row["issue_date"]:
         errors.append(DomainError("receipt_before_issue").message)
     row["status"] = _choice(raw.get("status"), POLICY_STATUSES, "status", errors, default="IN_FORCE")
@@ -294,7 +303,8 @@ def import_rows(rows, first_line=1, source="api"):
     if len(rows) > MAX_ROWS:
         raise DomainError("import_too_many_rows", limit=MAX_ROWS)
     products = {p.code: p for p in db.session.query(Product)}
-    clean, problems, seen, people = [], [], {}, {}
+    taken = _customer_numbers_on_file(rows)
+    clean, problems, seen, people, numbers = [], [], {}, {}, {}
     for offset, raw in enumerate(rows):
         line = first_line + offset
         row, errors = validate_row(raw, products)
@@ -308,6 +318,11 @@ def import_rows(rows, first_line=1, source="api"):
                 key = (person["id_type"], person["id_number"])
                 if person["id_number"] and people.setdefault(key, person["name"]) != person["name"]:
                     errors.append(DomainError("customer_conflict", id_number=person["id_number"]).message)
+                # a customer number names one person: on file and within the batch
+                number = person["customer_no"]
+                if number and (taken.get(number, key) != key or numbers.setdefault(number, key) != key):
+                    errors.append(DomainError("customer_no_taken", field=f"{LABELS[role]}{LABELS['customer_no']}",
+                                              value=number).message)
         if errors:
             problems.append({"line": line, "policy_no": (row or {}).get("policy_no"), "errors": errors})
         else:
@@ -326,6 +341,16 @@ def import_rows(rows, first_line=1, source="api"):
             db.session.rollback()
             if attempt == 3 or (isinstance(exc, OperationalError) and not revisit.is_deadlock(exc)):
                 raise
+
+
+def _customer_numbers_on_file(rows):
+    """{customer_no: (id_type, id_number)} of the customers on file with a number these rows give."""
+    wanted = {_text(row[role].get("customer_no")) for row in rows if isinstance(row, dict)
+              for role in ("holder", "insured") if isinstance(row.get(role), dict)} - {""}
+    if not wanted:
+        return {}
+    return {c.customer_no: (c.id_type, c.id_number) for c in db.session.query(
+        Customer.customer_no, Customer.id_type, Customer.id_number).filter(Customer.customer_no.in_(wanted))}
 
 
 def _write(rows, source):
@@ -457,29 +482,47 @@ def _supersede_beneficiaries(policy, items, now):
 def read_file(data: bytes):
     """CSV (UTF-8, or GB18030 as Excel on Chinese Windows saves it) or .xlsx, told apart by content.
 
-    Returns the rows as nested dicts; the first data row is line 2.
+    Returns the rows as nested dicts; the first data row is line 2. The file is read as a stream:
+    the header is checked first and the file is refused as soon as it passes MAX_ROWS, so a small
+    file of millions of rows neither holds a thread for minutes nor fills the memory.
     """
     if not data:
         raise DomainError("import_bad_file")
+    if len(data) > MAX_FILE_BYTES:
+        raise DomainError("import_file_too_large", mb=MAX_FILE_BYTES // 2 ** 20)
     if data[:4] == b"PK\x03\x04":
-        table = _read_xlsx(data)
+        lines = _xlsx_rows(data)
     elif b"\x00" in data[:4096]:
         raise DomainError("import_bad_file")
     else:
-        table = _read_csv(data)
-    if not table:
-        raise DomainError("intake_empty")
-    header = [_column(h) for h in table[0]]
-    missing = [FILE_COLUMNS[c] for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise DomainError("import_missing_columns", columns="、".join(missing))
-    rows = []
-    for values in table[1:]:
-        flat = {header[i]: v for i, v in enumerate(values) if i < len(header) and header[i]}
-        rows.append(_nest(flat))
+        lines = _csv_rows(data)
+    with contextlib.closing(lines):
+        first = next(lines, None)
+        if first is None:
+            raise DomainError("intake_empty")
+        header = [_column(h) for h in first]
+        missing = [FILE_COLUMNS[c] for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise DomainError("import_missing_columns", columns="、".join(missing))
+        rows, filled, blank = [], 0, 0
+        for values in lines:
+            values = _cells(values)
+            if any(_text(v) for v in values):
+                filled += 1
+            else:
+                blank += 1
+            if filled > MAX_ROWS or blank > MAX_BLANK_ROWS:
+                raise DomainError("import_too_many_rows", limit=MAX_ROWS)
+            flat = {header[i]: v for i, v in enumerate(values) if i < len(header) and header[i]}
+            rows.append(_nest(flat))
     while rows and not any(_text(v) for v in _flat_values(rows[-1])):
         rows.pop()  # trailing empty lines
     return rows
+
+
+def _cells(values):
+    """One line's cells, at most MAX_COLUMNS of them (the file has about 80 columns)."""
+    return list(values[:MAX_COLUMNS])
 
 
 def _flat_values(row):
@@ -518,7 +561,7 @@ def _nest(flat):
     return row
 
 
-def _read_csv(data):
+def _csv_rows(data):
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -528,22 +571,40 @@ def _read_csv(data):
     else:
         raise DomainError("import_bad_file")
     try:
-        return [r for r in csv.reader(io.StringIO(text))]
+        yield from csv.reader(io.StringIO(text))
     except csv.Error:
         raise DomainError("import_bad_file") from None
 
 
-def _read_xlsx(data):
+def _xlsx_rows(data):
+    """The first sheet's rows, streamed (openpyxl read-only mode), after checking what the archive
+    unpacks to: openpyxl keeps a sheet's shared strings in memory, and 1 MB of zip can hold 1 GB."""
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
+    unreadable = (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, IndexError, OSError,
+                  SyntaxError, InvalidFileException)  # SyntaxError: XML ParseError of a damaged part
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except unreadable:
+        raise DomainError("import_bad_file") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise DomainError("import_unpacked_too_large", mb=MAX_UNPACKED_BYTES // 2 ** 20)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+    except unreadable:
         raise DomainError("import_bad_file") from None
-    sheet = workbook.worksheets[0]
-    table = [list(r) for r in sheet.iter_rows(values_only=True)]
-    workbook.close()
-    return table
+    try:
+        sheet = workbook.worksheets[0]
+        # the sheet's own <dimension> header, when it has one, tells the size before any row is read
+        if (sheet.max_row or 0) > MAX_ROWS + MAX_BLANK_ROWS + 1:
+            raise DomainError("import_too_many_rows", limit=MAX_ROWS)
+        yield from sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+    except unreadable:
+        raise DomainError("import_bad_file") from None
+    finally:
+        workbook.close()
 
 
 def import_file(data: bytes, source="file"):
