@@ -7,28 +7,37 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
 from app.models.customer import ID_TYPES
+from app.services.validation import normalize_text
 
-MOBILE_FIELD = dict(validators=[InputRequired(message=_l("请输入手机号码")),
-                                Regexp(r"^\s*(\+86|0086)?\s*1[3-9]\d{9}\s*$",
-                                       message=_l("请输入正确的11位手机号码"))])
-CODE_VALIDATORS = [Regexp(r"^\s*(\d{6})?\s*$", message=_l("验证码为6位数字"))]
+
+def _fold(value):
+    """The edge: typed text is NFKC-folded (full-width １３８ is 138) before any check."""
+    return normalize_text(value) if isinstance(value, str) else value
+
+
+# [0-9], not \d: \d also matches Arabic-Indic and other scripts' digits
+MOBILE_FIELD = dict(filters=[_fold], validators=[InputRequired(message=_l("请输入手机号码")),
+                                                 Regexp(r"^\s*(\+86|0086)?\s*1[3-9][0-9]{9}\s*$",
+                                                        message=_l("请输入正确的11位手机号码"))])
+CODE_VALIDATORS = [Regexp(r"^\s*([0-9]{6})?\s*$", message=_l("验证码为6位数字"))]
 
 
 class SignInForm(FlaskForm):
     mobile = StringField(_l("手机号码"), render_kw={"inputmode": "numeric", "autocomplete": "tel",
                                                  "maxlength": 16}, **MOBILE_FIELD)
-    code = StringField(_l("短信验证码"), validators=CODE_VALIDATORS,
+    code = StringField(_l("短信验证码"), filters=[_fold], validators=CODE_VALIDATORS,
                        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 6})
 
 
 class BindForm(FlaskForm):
-    name = StringField(_l("姓名"), validators=[InputRequired(message=_l("请输入投保人姓名")), Length(max=64)],
+    name = StringField(_l("姓名"), filters=[_fold],
+                       validators=[InputRequired(message=_l("请输入投保人姓名")), Length(max=64)],
                        render_kw={"autocomplete": "name"})
     id_type = SelectField(_l("证件类型"), choices=[(k, v) for k, v in ID_TYPES.items()], default="RESIDENT_ID")
-    id_number = StringField(_l("证件号码"), validators=[InputRequired(message=_l("请输入证件号码")),
+    id_number = StringField(_l("证件号码"), filters=[_fold], validators=[InputRequired(message=_l("请输入证件号码")),
                                                        Length(max=32)])
     mobile = StringField(_l("手机号码"), render_kw={"inputmode": "numeric", "maxlength": 16}, **MOBILE_FIELD)
-    code = StringField(_l("短信验证码"), validators=CODE_VALIDATORS,
+    code = StringField(_l("短信验证码"), filters=[_fold], validators=CODE_VALIDATORS,
                        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 6})
 
 
@@ -48,7 +57,7 @@ class PasswordForm(FlaskForm):
 
 
 class ResetCodeForm(FlaskForm):
-    code = StringField(_l("短信验证码"), validators=CODE_VALIDATORS,
+    code = StringField(_l("短信验证码"), filters=[_fold], validators=CODE_VALIDATORS,
                        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 6})
 
 

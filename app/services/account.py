@@ -23,7 +23,7 @@ from app.models import (AuditEvent, Customer, IdentityVerification, Policy, Revi
 from app.models.customer import ID_TYPES
 from app.services import audit, clock, codes
 from app.services.errors import DomainError
-from app.services.validation import id_document_valid, normalize_mobile
+from app.services.validation import id_document_valid, normalize_mobile, normalize_text
 from app.services import settings as business_settings
 
 PASSWORD_MIN_LENGTH = 6
@@ -83,21 +83,33 @@ def _bind_failures(since, entity_id=None, ip=None, action="bind_failed"):
     return query.scalar()
 
 
-def bind_locked(phone=None, openid=None, ip=None, id_type=None, id_number=None):
-    """True when this account, this ID number or this IP has failed binding too often lately.
+def _since():
+    return clock.now() - timedelta(minutes=current_app.config["BIND_LOCK_MINUTES"])
+
+
+def bind_locked(phone=None, openid=None, ip=None):
+    """True when this signed-in account or this address has failed binding too often lately.
 
     Failures are audit events (entity account_binding), so the count is shared by every web
     process and kept as evidence. An IP gets four times the budget: carrier NAT puts many
-    customers behind one address.
+    customers behind one address. Failures are not counted against the ID number alone, or
+    anyone could lock its owner out by failing with it (id_number_locked).
     """
-    config = current_app.config
-    limit = config["BIND_MAX_FAILURES"]
-    since = clock.now() - timedelta(minutes=config["BIND_LOCK_MINUTES"])
-    if _bind_failures(since, entity_id=_account_key(phone, openid)) >= limit:
+    limit = current_app.config["BIND_MAX_FAILURES"]
+    if _bind_failures(_since(), entity_id=_account_key(phone, openid)) >= limit:
         return True
-    if id_number and _bind_failures(since, entity_id=_id_key(id_type, id_number), action="bind_failed_id") >= limit:
-        return True
-    return bool(ip) and _bind_failures(since, ip=ip) >= 4 * limit
+    return bool(ip) and _bind_failures(_since(), ip=ip) >= 4 * limit
+
+
+def id_number_locked(id_type, id_number, phone):
+    """Many accounts failing with one ID number lock it, but only for those who cannot prove the
+    policyholder's own mobile: its owner (who holds that phone) still binds."""
+    if not id_number or _bind_failures(_since(), entity_id=_id_key(id_type, id_number),
+                                       action="bind_failed_id") < current_app.config["BIND_MAX_FAILURES"]:
+        return False
+    owner = db.session.query(Customer.id).filter(
+        Customer.id_type == id_type, Customer.id_number == id_number, Customer.mobile == phone, _holders()).first()
+    return owner is None
 
 
 def _record_bind_failure(phone, openid, id_type, id_number):
@@ -128,15 +140,20 @@ def bind(name, id_type, id_number, mobile, code=None, signed_in_phone=None, open
     by `code`. Any mismatch, a malformed or check-digit-wrong ID number included, is the one
     message bind_mismatch, so the form never tells which field was wrong.
     """
-    id_number = re.sub(r"\s", "", id_number or "").upper()
+    name, mobile = normalize_text(name), normalize_text(mobile)  # full-width digits are digits
+    id_number = re.sub(r"\s", "", normalize_text(id_number)).upper()
     if id_type not in ID_TYPES:
         raise DomainError("id_type_unknown")
-    if bind_locked(phone=signed_in_phone, openid=openid, ip=ip, id_type=id_type, id_number=id_number):
+    if bind_locked(phone=signed_in_phone, openid=openid, ip=ip):
         raise _locked_error()
     if signed_in_phone and normalize_mobile(mobile) == signed_in_phone:
         phone = signed_in_phone
     else:
         phone = codes.verify(mobile, "BIND", code)
+    if id_number_locked(id_type, id_number, phone):
+        db.session.commit()  # the code, if one was given, is spent
+        _record_bind_failure(signed_in_phone, openid, id_type, id_number)
+        raise _locked_error()
     customer = None
     if id_document_valid(id_type, id_number):
         candidates = db.session.query(Customer).filter(

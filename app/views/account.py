@@ -21,6 +21,7 @@ from app.models.policy import PAYMENT_MODES, POLICY_STATUSES
 from app.models.servicing import APPLICATION_STATUSES, SERVICING_KINDS
 from app.services import account, clock, codes, urls, wechat
 from app.services.errors import DomainError
+from app.services.validation import normalize_text
 from app.services import settings as business_settings
 
 bp = Blueprint("account", __name__, url_prefix="/my")
@@ -192,7 +193,7 @@ def send_code():
             return redirect(url_for(".signin"))
         mobile, customer_id = g.customer.mobile, g.customer.id
     else:
-        mobile = request.form.get("mobile", "")
+        mobile = normalize_text(request.form.get("mobile", ""))  # the edge: full-width digits fold
         if purpose == "BIND" and not _signed_in():
             return redirect(url_for(".signin"))
     hints = dict(session.get(SESSION_MOBILE_HINT) or {})

@@ -154,10 +154,13 @@ def test_guessing_one_id_number_from_many_accounts_is_locked_too(frozen):
         with pytest.raises(DomainError):
             account.bind(data["name"], data["id_type"], data["id_number"], f"1390000000{n}",
                          signed_in_phone=f"1390000000{n}", ip=f"10.1.0.{n}")
-    with pytest.raises(DomainError) as error:
-        account.bind(data["name"], data["id_type"], data["id_number"], data["mobile"],
-                     signed_in_phone="13700137004", ip="10.2.0.1")
+    with pytest.raises(DomainError) as error:  # a sixth account, even with the right name
+        account.bind(data["name"], data["id_type"], data["id_number"], "13900000009",
+                     signed_in_phone="13900000009", ip="10.1.0.9")
     assert error.value.key == "bind_locked"
+    # issue 9, hole 13: the owner, proving the policyholder's own mobile, is not locked out by them
+    assert account.bind(data["name"], data["id_type"], data["id_number"], data["mobile"],
+                        signed_in_phone="13700137004", ip="10.2.0.1").customer_no == "C0004"
 
 
 # --- servicing password -----------------------------------------------------------------------

@@ -504,3 +504,37 @@ def test_an_oversized_video_gets_a_chinese_message(seeded, client, monkeypatch):
     monkeypatch.setitem(client.application.config, "MAX_CONTENT_LENGTH", 64 * 1024)
     response = upload(client, text, b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100_000)
     assert response.status_code == 413 and "文件过大" in page(response)
+
+
+# --- issue 9, hole 13: one person cannot lock another out; hole 11: lookalike digits -----------
+
+def _from(client, ip):
+    client.environ_base["REMOTE_ADDR"] = ip
+    return client
+
+
+def test_someone_elses_failures_do_not_lock_the_owner_out(seeded, client, app):
+    li = customer("C0004")
+    attacker = _from(client, "10.9.0.1")
+    sign_in(attacker, "13900009999")  # a mobile of nobody on file
+    for _ in range(5):
+        assert MISMATCH in page(bind(attacker, "王五", li.id_type, li.id_number, "13900009999"))
+    locked = bind(attacker, li.name, li.id_type, li.id_number, "13900009999")
+    assert locked.status_code == 429 and "绑定失败次数过多" in page(locked)
+    as_another_browser()
+    owner = _from(app.test_client(), "10.9.0.2")
+    sign_in(owner, li.mobile)
+    response = bind(owner, li.name, li.id_type, li.id_number, li.mobile)
+    assert "保单绑定成功" in page(response), page(response)
+
+
+def test_a_full_width_id_number_and_mobile_bind_like_ascii(seeded, client):
+    li = customer("C0004")
+    full_width = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+    sent = request_code(client, li.mobile.translate(full_width))
+    assert "验证码已发送至" in page(sent), page(sent)
+    code = outbox_code(li.mobile).translate(full_width)
+    client.post("/my/signin", data={"csrf_token": csrf_token(page(sent)), "mobile": li.mobile.translate(full_width),
+                                    "code": code})
+    response = bind(client, li.name, li.id_type, li.id_number.translate(full_width), li.mobile.translate(full_width))
+    assert "保单绑定成功" in page(response), page(response)
