@@ -12,6 +12,7 @@ from flask_wtf.file import FileField, FileRequired
 
 from app.services import intake
 from app.services.errors import DomainError
+from app.views.api import TruthfulSpec
 
 PERSON_SCHEMA = {
     "type": "object",
@@ -60,7 +61,7 @@ POLICY_SCHEMA = {
 }
 
 
-class PolicyIntakeApi(BaseApi):
+class PolicyIntakeApi(TruthfulSpec, BaseApi):
     """POST /api/v1/intake/policies: the core system reports issued policies."""
     resource_name = "intake"
     openapi_spec_tag = "Policy intake"
@@ -92,6 +93,8 @@ class PolicyIntakeApi(BaseApi):
                   properties:
                     policies:
                       type: array
+                      minItems: 1
+                      maxItems: 5000
                       items:
                         $ref: '#/components/schemas/IntakePolicy'
           responses:
@@ -136,7 +139,8 @@ class PolicyImportView(BaseView):
     route_base = "/policy-import"
     default_view = "form"
     # importing is adding policies: the roles that may add a policy may import
-    class_permission_name = "PolicyView"
+    class_permission_name = "PolicyImportView"  # its own permission: sharing PolicyView's would let
+    # `portal init` drop list/show/edit from PolicyView (FAB syncs a view name to one class)
     method_permission_name = {"form": "add"}
 
     @expose("/", methods=["GET", "POST"])

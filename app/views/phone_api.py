@@ -16,6 +16,7 @@ from app.models.policy import Policy
 from app.models.revisit import CallAttempt, RevisitTask
 from app.services import export
 from app.services.errors import DomainError
+from app.views.api import TruthfulSpec
 
 MAX_PAGE_SIZE = 500
 
@@ -53,7 +54,7 @@ def _paging():
     return page, size
 
 
-class PhoneRevisitApi(BaseApi):
+class PhoneRevisitApi(TruthfulSpec, BaseApi):
     resource_name = "phone_revisit"
     allow_browser_login = False  # the call-centre system signs in with JWT; no browser sessions
     base_permissions = ["can_get"]
@@ -67,13 +68,15 @@ class PhoneRevisitApi(BaseApi):
         ---
         get:
           parameters:
-          - {in: query, name: from, schema: {type: string, format: date}, required: true}
-          - {in: query, name: to, schema: {type: string, format: date}, required: true}
-          - {in: query, name: page, schema: {type: integer}}
-          - {in: query, name: page_size, schema: {type: integer}}
+          - {in: query, name: from, schema: {type: string, format: date, pattern: '^(19|2[0-9])[0-9]{2}-'},
+             required: true, description: 'a date from 1900 to 2999'}
+          - {in: query, name: to, schema: {type: string, format: date, pattern: '^(19|2[0-9])[0-9]{2}-'},
+             required: true, description: 'a date from 1900 to 2999'}
+          - {in: query, name: page, schema: {type: integer}, description: from 1 (smaller reads as 1)}
+          - {in: query, name: page_size, schema: {type: integer}, description: 1 to 500 (clamped)}
           responses:
             200: {description: results}
-            400: {description: bad parameters}
+            400: {$ref: '#/components/responses/400'}
         """
         paging = _paging()
         if paging is None:
@@ -82,6 +85,8 @@ class PhoneRevisitApi(BaseApi):
             rows = export.result_rows(request.args.get("from", ""), request.args.get("to", ""))
         except DomainError as exc:
             return self.response_400(message=exc.message)
+        except OverflowError:  # a date at the end of the calendar (9999-12-31) plus a day
+            return self.response_400(message="from / to out of range")
         page, size = paging
         chunk = rows[(page - 1) * size: page * size]
         return self.response(200, count=len(rows), page=page, result=[_task_json(t) for t in chunk])
@@ -97,7 +102,7 @@ class PhoneRevisitApi(BaseApi):
           - {in: path, name: policy_no, schema: {type: string}}
           responses:
             200: {description: the policy's revisit tasks}
-            404: {description: no such policy}
+            404: {$ref: '#/components/responses/404'}
         """
         policy = db.session.query(Policy).filter_by(policy_no=policy_no).one_or_none()
         if policy is None or policy.policy_no != policy_no:
@@ -116,11 +121,11 @@ class PhoneRevisitApi(BaseApi):
         get:
           parameters:
           - {in: query, name: since, schema: {type: string, format: date-time}, required: true}
-          - {in: query, name: page, schema: {type: integer}}
-          - {in: query, name: page_size, schema: {type: integer}}
+          - {in: query, name: page, schema: {type: integer}, description: from 1 (smaller reads as 1)}
+          - {in: query, name: page_size, schema: {type: integer}, description: 1 to 500 (clamped)}
           responses:
             200: {description: attempts}
-            400: {description: bad parameters}
+            400: {$ref: '#/components/responses/400'}
         """
         paging = _paging()
         try:
