@@ -217,12 +217,12 @@ class PortalResetMyPasswordView(ResetMyPasswordView):
     class_permission_name = "ResetMyPasswordView"
     form = CurrentPasswordForm
     form_title = _l("修改我的密码")
-    message = _l("密码已修改，您在其他地方的登录已失效")
+    message = _l("密码已修改,您在其他地方的登录已失效")
 
     def form_post(self, form):
         user = g.user
         if not check_password_hash(user.password or "", form.current_password.data or ""):
-            form.current_password.errors = [str(_l("当前密码不正确，密码未修改"))]
+            form.current_password.errors = [str(_l("当前密码不正确,密码未修改"))]
             return self.render_template(self.form_template, title=self.form_title,
                                         widgets=self._get_edit_widget(form=form), appbuilder=self.appbuilder)
         self.appbuilder.sm.reset_password(user.id, form.password.data)
@@ -252,7 +252,7 @@ class PortalSecurityManager(SecurityManager):
         if account_locked(username):
             log.warning("sign-in refused: account %r locked after repeated failures", username)
             if not request.path.startswith("/api/"):
-                flash(str(_l("该账号登录失败次数过多，已暂时锁定，请稍后再试或联系管理员")), "warning")
+                flash(str(_l("该账号登录失败次数过多,已暂时锁定,请稍后再试或联系管理员")), "warning")
             return None
         user = super().auth_user_db(username, password)
         if user is None:

@@ -7,7 +7,14 @@ MESSAGES = {
     "sms_backend_unknown": _l("未知的短信通道:%(backend)s"),
     "seed_not_empty": _l("数据库中已有保单数据"),
     "setting_unknown": _l("参数 %(key)s 不可在此修改"),
-    "setting_bad_value": _l("参数 %(key)s 的取值 %(value)s 无效"),
+    "setting_malformed": _l("%(label)s的取值 %(value)s 无效:%(expected)s"),
+    "setting_out_of_range": _l("%(label)s须在 %(min)s 至 %(max)s 之间"),
+    "setting_admin_only": _l("%(label)s只有管理员可以修改"),
+    # uploads checked from their headers before decoding (services/identity.py, liveness.py)
+    "image_too_large": _l("图片像素过多,请上传不超过%(limit)s万像素的照片(手机直接拍摄的照片即可)"),
+    "video_too_large": _l("视频分辨率过高(%(width)s×%(height)s),每帧不能超过%(limit)s万像素,请用手机重新录制"),
+    "video_too_long": _l("视频过长(%(seconds)s秒),请录制不超过%(limit)s秒的视频"),
+    "video_bad_header": _l("无法读取视频的分辨率、帧率或时长,请用手机重新录制"),
     # e-revisit (app/services/revisit.py, intake.py, questionnaire.py)
     "task_bad_transition": _l("回访任务状态 %(status)s 不能执行 %(event)s"),
     "policy_not_found": _l("保单 %(policy_no)s 不存在"),

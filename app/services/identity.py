@@ -15,7 +15,6 @@ from datetime import timedelta
 import cv2
 import numpy as np
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import update
 
@@ -24,7 +23,7 @@ from app.models.customer import Customer
 from app.models.identity import IdentityVerification
 from app.models.revisit import RevisitLink
 from app.services import clock, liveness
-from app.services.errors import MESSAGES, DomainError
+from app.services.errors import DomainError
 from app.services import settings as business_settings
 import config
 
@@ -44,13 +43,6 @@ ENCODING_DTYPE = np.float64
 # path (Pillow warns above the limit and refuses above twice it); _open_image refuses above it.
 Image.MAX_IMAGE_PIXELS = config.IMAGE_MAX_PIXELS
 
-# TODO(lead): these belong in the one map of app/services/errors.py (not this engineer's file).
-MESSAGES.update({
-    "image_too_large": _l("图片像素过多,请上传不超过%(limit)s万像素的照片(手机直接拍摄的照片即可)"),
-    "video_too_large": _l("视频分辨率过高(%(width)s×%(height)s),每帧不能超过%(limit)s万像素,请用手机重新录制"),
-    "video_too_long": _l("视频过长(%(seconds)s秒),请录制不超过%(limit)s秒的视频"),
-    "video_bad_header": _l("无法读取视频的分辨率、帧率或时长,请用手机重新录制"),
-})
 
 # --- images ----------------------------------------------------------------
 

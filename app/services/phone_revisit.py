@@ -31,7 +31,6 @@ from app.models.customer import Customer
 from app.models.identity import IdentityVerification
 from app.models.policy import Policy
 from app.models.revisit import CALL_OUTCOMES, CallAttempt, RevisitAnswer, RevisitTask
-from app.models.setting import Setting
 from app.models.sms import SmsMessage
 from app.services import audit, clock, revisit, settings
 from app.services.errors import DomainError
@@ -62,15 +61,10 @@ def _setting(key):
 
 
 @functools.lru_cache(maxsize=16)
-def _settings_query(keys):
-    return select(Setting.key, Setting.value).where(Setting.key.in_(keys))
-
-
 def _settings(*keys, conn=None):
-    """Several business settings in one query (admin override, else config.py's default)."""
-    conn = conn or db.session
-    overrides = dict(conn.execute(_settings_query(keys)).all())
-    return [settings.parse(key, overrides[key]) if key in overrides else current_app.config[key] for key in keys]
+    """Several business settings in one query (admin override, else config.py's default); a stored
+    value outside its range counts as not set (services/settings.py)."""
+    return settings.get_many(*keys, conn=conn)
 
 
 def _is_mysql():

@@ -16,18 +16,10 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.extensions import db
 from app.models.setting import Setting
-from app.services import errors
 from app.services.errors import DomainError
 
 log = logging.getLogger(__name__)
 
-# TODO(lead): move these into errors.MESSAGES (the one map); setdefault keeps them working until then.
-for _key, _text in {
-    "setting_malformed": _l("%(label)s的取值 %(value)s 无效:%(expected)s"),
-    "setting_out_of_range": _l("%(label)s须在 %(min)s 至 %(max)s 之间"),
-    "setting_admin_only": _l("%(label)s只有管理员可以修改"),
-}.items():
-    errors.MESSAGES.setdefault(_key, _text)
 
 # Plain decimal notation only: no exponent, no inf/nan, no "_" separators, no full-width digits.
 _PATTERNS = {int: re.compile(r"-?[0-9]{1,9}", re.ASCII),

@@ -91,13 +91,25 @@ def _view_instance():
     return getattr(function, "__self__", None)
 
 
+SAFE_NEXT_BLUEPRINTS = {"language", "account"}
+FAB_PAGING = re.compile(r"^(page|psize)_[A-Z]\w*$")  # FAB: page_<ViewClass>
+
+
 def _rison_problem(value):
     try:
         parsed = prison.loads(value)
     except RecursionError:  # prison recurses on "(((" instead of raising its ParserException
         return True
-    except Exception:  # a plain syntax error: Flask-AppBuilder answers that with its own 400
+    except prison.decoder.ParserException:  # a plain syntax error: Flask-AppBuilder answers 400
         return False
+    except Exception:  # e.g. TypeError on "(0:", which Flask-AppBuilder does not catch (500)
+        return True
+    if isinstance(parsed, dict):
+        # FAB passes page and page_size to OFFSET/LIMIT unchecked: a negative one is a 500
+        for key in ("page", "page_size"):
+            if key in parsed and (isinstance(parsed[key], bool) or not isinstance(parsed[key], int)
+                                  or parsed[key] < (0 if key == "page" else 1)):
+                return True
     stack = [(parsed, 1)]
     while stack:
         item, depth = stack.pop()
@@ -122,16 +134,21 @@ def check_request():
         if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
             return _not_found()
     # a `next` that could leave the site (FAB's login redirects to request.url: same host allowed)
+    # The customer pages (language switch, /my/) send a foreign `next` to their own page instead
+    # (urls.safe_next); Flask-AppBuilder's redirects are refused here.
     target = request.args.get("next")
-    if target and not urls.is_local(target, allowed_host=request.host):
+    if target and request.blueprint not in SAFE_NEXT_BLUEPRINTS \
+            and not urls.is_local(target, allowed_host=request.host):
         return refuse(400, _("跳转地址无效"))
     view = _view_instance()
     if view is None:
         return None
     # Flask-AppBuilder's list arguments are read with int() and passed to the database unchecked
     for name, value in request.args.items():
-        if "page_" in name or "psize_" in name:
-            high = MAX_PAGE if "page_" in name else MAX_PAGE_SIZE
+        # page_<View> / psize_<View> (a show page carries its related views' too); an API's own
+        # page_size is its own business
+        if FAB_PAGING.match(name):
+            high = MAX_PAGE if name.startswith("page_") else MAX_PAGE_SIZE
             if not (value.isascii() and value.isdigit() and int(value) <= high):
                 return refuse(400, _("分页参数无效:%(name)s", name=name))
         if "_oc_" in name and value not in (getattr(view, "order_columns", None) or ()):
@@ -160,6 +177,25 @@ def _overflow(error):
     return _not_found()
 
 
+def _http_error(error):
+    """Werkzeug's English error pages (abort(400), a CSRF failure, a wrong method, an upload over
+    MAX_CONTENT_LENGTH) as the portal's own Chinese page, or JSON for the API."""
+    from flask_wtf.csrf import CSRFError
+
+    if isinstance(error, CSRFError):
+        message = _("页面已过期,请重新提交。")
+    elif error.code == 403:
+        message = _("您没有权限执行此操作。")
+    elif error.code == 405:
+        message = _("不支持该请求方式。")
+    elif error.code == 413:
+        message = _("上传的文件过大,请上传不超过 %(mb)s MB 的文件。",
+                    mb=(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024))
+    else:
+        message = _("请求无效,请返回上一页重新操作。")
+    return refuse(error.code, message)
+
+
 def _recursion(error):
     log.info("refused input nested too deeply: %s", error)
     return refuse(400, _("提交的数据嵌套层次过深"))
@@ -179,6 +215,8 @@ def install(app):
     app.url_map.converters["int"] = BoundedIntConverter
     app.before_request(check_request)
     app.register_error_handler(404, lambda error: _not_found())  # in Chinese, JSON for the API
+    for code in (400, 403, 405, 413):
+        app.register_error_handler(code, _http_error)
     app.register_error_handler(OverflowError, _overflow)
     app.register_error_handler(RecursionError, _recursion)
     app.register_error_handler(InternalServerError, _unexpected)

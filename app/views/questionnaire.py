@@ -68,7 +68,8 @@ class QuestionnaireEditorView(BaseView):
     def _posted(data):
         form = request.form
         questions = []
-        count = min(int(form.get("row_count") or 0), 200)
+        raw_count = (form.get("row_count") or "0").strip()
+        count = min(int(raw_count), 200) if raw_count.isascii() and raw_count.isdigit() else 0
         ordered = []
         for i in range(count):
             text = (form.get(f"text_{i}") or "").strip()

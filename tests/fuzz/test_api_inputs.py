@@ -75,9 +75,6 @@ rison = st.one_of(nasty_text, st.sampled_from([
     "(filters:!((col:premium,opr:gt,value:1e30)))"]))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "500: GET /api/v1/policy/?q=(0: (also revisit_task): prison raises TypeError, FAB's rison decorator catches "
-    "only ParserException; app/views/errors.py _rison_problem lets non-ParserException errors through"))
 @given(path=st.sampled_from(["/api/v1/policy/", "/api/v1/revisit_task/"]),
        q=rison, pk=st.one_of(huge_int.map(str), nasty_text))
 @settings(FUZZ)

@@ -91,8 +91,6 @@ def test_sign_in_refuses_in_chinese(app, seeded, client, token, form):
     assert row_counts(*CUSTOMER_TABLES) == before, "a sign-in attempt changed customers"
 
 
-@pytest.mark.xfail(strict=True, reason="POST /my/code with purpose='' (any unknown purpose) answers Werkzeug's "
-                   "English 400 page: abort(400) in app/views/account.py send_code; needs a Chinese 400")
 @given(form=st.fixed_dictionaries({}, optional={"mobile": form_value, "next": form_value, "purpose": st.one_of(
     st.sampled_from(["SIGN_IN", "BIND", "PASSWORD_RESET"]), form_value)}))
 @settings(FUZZ)

@@ -93,9 +93,6 @@ def test_questionnaire_editor(app, seeded, client, form, rows):
           ["questionnaire_template", "question"])
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "500: as admin, POST /questionnaire-editor/new with row_count=':' raises ValueError (int() in "
-    "app/views/questionnaire.py _posted)"))
 @given(form=EDITOR_FIELDS, rows=form_value)
 @settings(FUZZ)
 def test_questionnaire_editor_row_count(app, seeded, client, form, rows):

@@ -48,7 +48,17 @@ def test_malformed_body_and_missing_token(seeded, client):
 
 
 def test_other_roles_may_not_report(seeded, client):
-    reply = client.post("/api/v1/intake/policies", json={"policies": [policy_row()]}, headers=token(client, "agent1"))
+    # staff roles get no token at the API login ...
+    refused = client.post("/api/v1/security/login", json={"username": "agent1", "password": PASSWORD,
+                                                            "provider": "db"})
+    assert refused.status_code == 401
+    # ... and a token of theirs (say, issued before they changed role) may not report
+    from flask import current_app
+    from flask_jwt_extended import create_access_token
+
+    agent_id = current_app.appbuilder.sm.find_user(username="agent1").id
+    headers = {"Authorization": "Bearer " + create_access_token(identity=str(agent_id), fresh=True)}
+    reply = client.post("/api/v1/intake/policies", json={"policies": [policy_row()]}, headers=headers)
     assert reply.status_code == 403
 
 
