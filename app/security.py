@@ -113,8 +113,8 @@ ROLE_PERMISSIONS = {
         "IdentityChecks": ("menu_access",), "Settings": ("menu_access",),
     },
     "Integration": {
-        "PolicyApi": ("can_get", "can_info"),
-        "RevisitTaskApi": ("can_get", "can_info"),
+        "PolicyApi": ("can_get",),
+        "RevisitTaskApi": ("can_get",),
         "PolicyIntakeApi": ("can_post",),
         "PhoneRevisitApi": ("can_get",),
         "OpenApi": ("can_get",),  # the served spec, for the systems' client generators

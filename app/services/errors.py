@@ -72,6 +72,8 @@ MESSAGES = {
     "field_bad_mobile": _l("%(field)s不是有效的手机号:%(value)s"),
     "field_bad_chars": _l("%(field)s含有不允许的字符(控制字符、不可见字符或方向控制符)"),
     "customer_no_taken": _l("%(field)s %(value)s 已属于其他客户"),
+    "customer_id_taken": _l("证件号码 %(value)s 已属于客户 %(customer_no)s,请勿重复建档"),
+    "customer_invalid": _l("客户信息有误:%(problems)s"),
     "issue_date_too_early": _l("承保日期不能早于%(date)s"),
     "field_bad_policy_no": _l("保险单号格式无效(8-32位字母或数字):%(value)s"),
     "product_unknown": _l("产品代码 %(code)s 不存在"),

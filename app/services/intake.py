@@ -43,7 +43,7 @@ LABELS = {
     "name": _l("姓名"), "gender": _l("性别"), "birth_date": _l("出生日期"), "id_type": _l("证件类型"),
     "id_number": _l("证件号码"), "mobile": _l("手机号"), "kind": _l("受益人类型"),
     "relationship": _l("与被保险人关系"), "order": _l("受益顺序"), "share": _l("受益比例"),
-    "id_valid_until": _l("证件有效期"), "customer_no": _l("客户号"),
+    "id_valid_until": _l("证件有效期"), "customer_no": _l("客户号"), "customer": _l("客户"),
 }
 
 # File columns: English keys or the Chinese headers operators use.
@@ -204,6 +204,32 @@ def _person(data, role, errors, need_mobile):
     errors.extend(f"{who}:{m}" if not m.startswith(str(who)) else m for m in local)
     return dict(name=name, id_type=id_type, id_number=id_number, birth_date=birth, gender=gender,
                 mobile=mobile, customer_no=customer_no)
+
+
+def check_customer(fields, customer_id=None):
+    """An operator's add or edit of a customer in the admin, by the same rules as intake (NFKC,
+    ID check digit, birth date and gender from a resident ID, mobile format, name characters) and
+    never a second customer for one ID document or one customer number. Returns the clean fields;
+    DomainError naming every problem."""
+    errors = []
+    clean = _person(fields, "customer", errors, need_mobile=True)  # 预留手机号 is required
+    # the edited row is already changed in the session: look at the others without flushing it
+    with db.session.no_autoflush:
+        return _unique_customer(clean, errors, customer_id)
+
+
+def _unique_customer(clean, errors, customer_id):
+    others = db.session.query(Customer).filter(Customer.id != (customer_id or 0))
+    if clean["id_type"] and clean["id_number"]:
+        same = others.filter(Customer.id_type == clean["id_type"], Customer.id_number == clean["id_number"]).first()
+        if same is not None:
+            errors.append(DomainError("customer_id_taken", value=clean["id_number"],
+                                      customer_no=same.customer_no).message)
+    if clean["customer_no"] and others.filter(Customer.customer_no == clean["customer_no"]).first() is not None:
+        errors.append(DomainError("customer_no_taken", field=LABELS["customer_no"], value=clean["customer_no"]).message)
+    if errors:
+        raise DomainError("customer_invalid", problems=";".join(errors))
+    return clean
 
 
 def validate_row(raw, products):

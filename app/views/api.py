@@ -56,8 +56,7 @@ class ReadOnlyModelApi(TruthfulSpec, ModelRestApi):
     generated schema does not match its answer)."""
     allow_browser_login = True
     include_route_methods = {"get", "get_list"}
-    # can_info stays a permission until app/security.py's allow-lists stop naming it
-    base_permissions = {"can_get", "can_info"}
+    base_permissions = {"can_get"}
 
 
 class PolicyApi(ReadOnlyModelApi):

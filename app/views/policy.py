@@ -48,6 +48,22 @@ class CustomerView(PortalModelView):
     add_columns = ["customer_no"] + edit_columns
     formatters_columns = {"id_number": mask_id_number, "mobile": mask_mobile}
 
+    def pre_add(self, item):
+        """The same rules as intake: one customer per ID document, checked and normalised fields
+        (FAB shows the DomainError's message and stores nothing)."""
+        from app.services import intake
+
+        clean = intake.check_customer({
+            "name": item.name, "id_type": item.id_type, "id_number": item.id_number,
+            "birth_date": item.birth_date.isoformat() if item.birth_date else "",
+            "gender": item.gender, "mobile": item.mobile, "customer_no": item.customer_no}, item.id)
+        for key in ("name", "id_type", "id_number", "birth_date", "gender", "mobile"):
+            setattr(item, key, clean[key])
+        if not item.customer_no:
+            raise DomainError("field_required", field=CUSTOMER_LABELS["customer_no"])
+
+    pre_update = pre_add
+
     @expose("/photo/<int:pk>", methods=["GET", "POST"])
     @has_access
     @permission_name("edit")
