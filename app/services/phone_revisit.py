@@ -60,7 +60,6 @@ def _setting(key):
     return settings.get(key)
 
 
-@functools.lru_cache(maxsize=16)
 def _settings(*keys, conn=None):
     """Several business settings in one query (admin override, else config.py's default); a stored
     value outside its range counts as not set (services/settings.py)."""
