@@ -61,6 +61,10 @@ def create_app(test_config=None):
         register_views(appbuilder)
         appbuilder.post_init()
         audit.install(db.session)
+        from app.services import unit
+
+        unit.install(db.session)  # Celery jobs queued by services go out after their commit
+    from app import tasks  # noqa: F401  (register the task names that unit.enqueue sends)
 
     from app.cli import register_cli
 

@@ -1,0 +1,17 @@
+"""The one masking rule for personal data shown where the whole value is not needed (staff pages,
+customer pages, exports, letters): an ID number keeps its first 3 and last 4 characters
+(110***********0033), a mobile its first 3 and last 4 digits (138****8001)."""
+
+
+def mask_id_number(value):
+    if not value:
+        return "" if value is None else value
+    value = str(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "*" * len(value)
+
+
+def mask_mobile(value):
+    if not value:
+        return "" if value is None else value
+    value = str(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "*" * len(value)
