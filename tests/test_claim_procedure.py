@@ -1,0 +1,19 @@
+"""The claim procedure runs exactly the SQL of its versioned file (app/sql/portal_claim_next.sql),
+and its status literals are the claim's in the revisit task's state table. The same claim cases
+run on the procedure and on the statements path in tests/services/test_phone_revisit.py."""
+import re
+
+import pytest
+from sqlalchemy import text
+
+from app import sql
+from app.extensions import db
+
+
+def test_the_deployed_procedure_has_the_files_body(app):
+    if db.engine.dialect.name != "mysql":
+        pytest.skip("stored procedures: MariaDB/MySQL only")
+    deployed = db.session.execute(text(
+        "SELECT ROUTINE_DEFINITION FROM information_schema.ROUTINES"
+        " WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_NAME = :name"), {"name": sql.CLAIM_PROCEDURE}).scalar()
+    assert deployed is not None and deployed.strip() == sql.body(sql.CLAIM_PROCEDURE)
