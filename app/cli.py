@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.services import audit
+from app.services import audit, unit
 
 demo_cli = AppGroup("demo", help="Demo data.")
 portal_cli = AppGroup("portal", help="Portal administration.")
@@ -70,7 +70,7 @@ def demo_seed(password, policies, if_empty, faces_dir):
         if faces_dir:
             _attach_demo_faces(faces_dir)
         return
-    with audit.acting_as("cli:demo-seed"):
+    with audit.acting_as("cli:demo-seed"), unit.work():
         created = demo.seed(password)
         for username, role in created:
             click.echo(f"user {username:<12} role {role:<12} password {password}")

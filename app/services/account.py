@@ -6,7 +6,9 @@ once bound, the Customer. Binding ties that to a policyholder: an openid already
 the mobile (proven by a code) must all match one policyholder. Then a video liveness check
 (app/services/identity.py) and a servicing password make the account 已认证 (VERIFIED).
 
-The views keep the ids in the Flask session; everything here takes plain values.
+The views keep the ids in the Flask session; everything here takes plain values. Each operation
+runs in the caller's unit of work (app/services/unit.py), which commits it; the only commits
+here keep a refused attempt's evidence (lockout counts, a spent code) past that rollback.
 """
 import hashlib
 import re
@@ -50,7 +52,6 @@ def sign_in_with_mobile(phone, code):
     directly; anyone else gets a mobile-only session and binds a policy next (numbers are
     recycled by the carriers, so the mobile alone never opens a customer's data)."""
     phone = codes.verify(phone, "SIGN_IN", code)
-    db.session.commit()
     verified = db.session.query(Customer.id).filter(
         Customer.mobile == phone, Customer.auth_status == "VERIFIED", _holders()).all()
     return SignIn(phone=phone, customer_id=verified[0].id if len(verified) == 1 else None)
@@ -118,7 +119,7 @@ def _record_bind_failure(phone, openid, id_type, id_number):
                  after={"id_type": id_type, "id_number_tail": (id_number or "")[-4:]})
     if id_number:
         audit.record(db.session, "bind_failed_id", BIND_ENTITY, _id_key(id_type, id_number))
-    db.session.commit()
+    db.session.commit()  # evidence and lockout count: kept although the binding is refused
 
 
 def _locked_error():
@@ -151,7 +152,6 @@ def bind(name, id_type, id_number, mobile, code=None, signed_in_phone=None, open
     else:
         phone = codes.verify(mobile, "BIND", code)
     if id_number_locked(id_type, id_number, phone):
-        db.session.commit()  # the code, if one was given, is spent
         _record_bind_failure(signed_in_phone, openid, id_type, id_number)
         raise _locked_error()
     customer = None
@@ -161,17 +161,15 @@ def bind(name, id_type, id_number, mobile, code=None, signed_in_phone=None, open
             _holders()).all()
         customer = next((c for c in candidates if _same_name(c.name, name)), None)
     if customer is None:
-        db.session.commit()  # the code, if one was given, is spent
         _record_bind_failure(signed_in_phone, openid, id_type, id_number)
         raise DomainError("bind_mismatch")
     if openid:
         if customer.wechat_openid and customer.wechat_openid != openid:
-            db.session.commit()
+            db.session.commit()  # the code, if one was given, is spent although binding is refused
             raise DomainError("bind_wechat_taken", hotline=current_app.config["HOTLINE"])
         customer.wechat_openid = openid
     audit.record(db.session, "bound", BIND_ENTITY, _account_key(signed_in_phone, openid),
                  after={"customer_id": customer.id})
-    db.session.commit()
     return customer
 
 
@@ -336,7 +334,6 @@ def set_servicing_password(customer_id, password, repeated, verification_id):
         row.authenticated_at = clock.now()
     audit.record(db.session, "password_set", "customer", customer_id,
                  after={"verification_id": verification.id, "purpose": verification.purpose})
-    db.session.commit()
     return row
 
 
@@ -353,5 +350,4 @@ def verify_reset_code(customer_id, code):
     if row is None:
         raise DomainError("account_not_bound")
     codes.verify(row.mobile, "PASSWORD_RESET", code)
-    db.session.commit()
     return row

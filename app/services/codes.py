@@ -15,7 +15,7 @@ from sqlalchemy import func
 
 from app.extensions import db
 from app.models.sms import VerificationCode
-from app.services import clock, sms
+from app.services import clock, sms, unit
 from app.services.errors import DomainError
 from app.services.validation import normalize_mobile
 from app.services import settings as business_settings
@@ -59,10 +59,8 @@ def check_send_allowed(phone, now=None):
 
 
 def issue(phone, purpose, customer_id=None):
-    """Make a code, queue its SMS and commit; returns (normalized mobile, SMS message id).
-
-    The caller sends the message (app.tasks.sms.send_sms.delay(message_id)) after this commit.
-    """
+    """Make a code and queue its SMS in the caller's unit of work; returns (normalized mobile, SMS
+    message id)."""
     if purpose not in PURPOSES:
         raise ValueError(purpose)
     phone = _mobile(phone)
@@ -77,25 +75,23 @@ def issue(phone, purpose, customer_id=None):
                            wrong_tries=0, sms_id=message.id)
     db.session.add(row)
     db.session.flush()
-    message_id = message.id
-    db.session.commit()
-    return phone, message_id
+    return phone, message.id
 
 
 def send(phone, purpose, customer_id=None):
-    """issue() and hand the SMS to the worker; returns the normalized mobile."""
-    from app.tasks.sms import send_sms
-
+    """issue() and hand the SMS to the worker once the caller's unit of work commits; returns the
+    normalized mobile."""
     phone, message_id = issue(phone, purpose, customer_id=customer_id)
-    send_sms.delay(message_id)
+    unit.enqueue("sms.send", message_id)
     return phone
 
 
 def verify(phone, purpose, code):
     """Consume the newest code of this mobile and purpose when `code` is it; raise otherwise.
 
-    A wrong entry is counted and committed at once (the caller's rollback does not undo it);
-    the right one is marked used in the caller's transaction.
+    A wrong entry is counted and committed at once, before the refusal: the unit of work rolls
+    back on the DomainError, and the count must survive it (else guessing is free). The right
+    code is marked used in the caller's unit of work.
     """
     phone = _mobile(phone)
     code = (code or "").strip()
@@ -103,7 +99,6 @@ def verify(phone, purpose, code):
         .order_by(VerificationCode.created_at.desc(), VerificationCode.id.desc()) \
         .with_for_update().first()
     if row is None:
-        db.session.rollback()
         raise DomainError("code_invalid")
     max_tries = business_settings.get("CODE_MAX_WRONG_TRIES")
     error = None

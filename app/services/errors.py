@@ -1,144 +1,174 @@
-"""Domain errors and the one map of their user-facing messages (Chinese, translated)."""
+"""Domain errors and the one map of their user-facing messages (Chinese, translated) and HTTP statuses.
+
+app/views/errors.py turns a DomainError a view lets escape into a page or JSON with the entry's status.
+%(hotline)s in a message is filled from config HOTLINE unless the error names one.
+"""
+from typing import NamedTuple
+
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
+
+class E(NamedTuple):
+    """One entry of the map: the message and the HTTP status of the answer that carries it."""
+    text: object  # a lazy string: rendered in the request's language
+    status: int = 400
+
+
 MESSAGES = {
-    "sms_template_missing": _l("短信模板 %(code)s 不存在或未启用"),
-    "sms_template_params": _l("短信模板缺少参数:%(missing)s"),
-    "sms_backend_unknown": _l("未知的短信通道:%(backend)s"),
-    "seed_not_empty": _l("数据库中已有保单数据"),
-    "setting_unknown": _l("参数 %(key)s 不可在此修改"),
-    "setting_malformed": _l("%(label)s的取值 %(value)s 无效:%(expected)s"),
-    "setting_out_of_range": _l("%(label)s须在 %(min)s 至 %(max)s 之间"),
-    "setting_admin_only": _l("%(label)s只有管理员可以修改"),
+    "sms_template_missing": E(_l("短信模板 %(code)s 不存在或未启用"), 500),
+    "sms_template_params": E(_l("短信模板缺少参数:%(missing)s"), 500),
+    "sms_backend_unknown": E(_l("未知的短信通道:%(backend)s"), 500),
+    "seed_not_empty": E(_l("数据库中已有保单数据"), 409),
+    "setting_unknown": E(_l("参数 %(key)s 不可在此修改")),
+    "setting_malformed": E(_l("%(label)s的取值 %(value)s 无效:%(expected)s")),
+    "setting_out_of_range": E(_l("%(label)s须在 %(min)s 至 %(max)s 之间")),
+    "setting_admin_only": E(_l("%(label)s只有管理员可以修改"), 403),
     # uploads checked from their headers before decoding (services/identity.py, liveness.py)
-    "image_too_large": _l("图片像素过多,请上传不超过%(limit)s万像素的照片(手机直接拍摄的照片即可)"),
-    "video_too_large": _l("视频分辨率过高(%(width)s×%(height)s),每帧不能超过%(limit)s万像素,请用手机重新录制"),
-    "video_too_long": _l("视频过长(%(seconds)s秒),请录制不超过%(limit)s秒的视频"),
-    "video_bad_header": _l("无法读取视频的分辨率、帧率或时长,请用手机重新录制"),
+    "image_too_large": E(_l("图片像素过多,请上传不超过%(limit)s万像素的照片(手机直接拍摄的照片即可)"), 413),
+    "video_too_large": E(_l("视频分辨率过高(%(width)s×%(height)s),每帧不能超过%(limit)s万像素,请用手机重新录制"), 413),
+    "video_too_long": E(_l("视频过长(%(seconds)s秒),请录制不超过%(limit)s秒的视频")),
+    "video_bad_header": E(_l("无法读取视频的分辨率、帧率或时长,请用手机重新录制")),
     # e-revisit (app/services/revisit.py, intake.py, questionnaire.py)
-    "task_bad_transition": _l("回访任务状态 %(status)s 不能执行 %(event)s"),
-    "policy_not_found": _l("保单 %(policy_no)s 不存在"),
-    "questionnaire_missing": _l("没有适用于该产品类型(%(kind)s)和缴费方式(%(mode)s)的回访问卷"),
-    "link_not_found": _l("链接无效,请核对短信中的链接"),
-    "link_expired": _l("电子化回访已过有效期,我们将安排电话回访,如有疑问请致电%(hotline)s"),
-    "face_required": _l("请先完成人脸识别"),
-    "task_not_yours": _l("该回访任务不存在或不属于您"),
-    "task_already_answered": _l("该保单的回访问卷已提交,请勿重复提交"),
-    "task_not_online": _l("该保单已不能在线回访,我们将安排电话回访,如有疑问请致电%(hotline)s"),
-    "answers_incomplete": _l("请回答全部问题,尚未回答:%(missing)s"),
-    "answers_unknown_question": _l("提交的答案与问卷不符,请刷新页面后重新作答"),
-    "answers_duplicate": _l("同一问题只能回答一次"),
-    "answers_not_yes_no": _l("每个问题请选择“是”或“否”"),
-    "questionnaire_no_questions": _l("问卷至少需要一个问题"),
-    "questionnaire_empty_question": _l("第%(position)s题内容为空"),
-    "questionnaire_bad_placeholder": _l("第%(position)s题含有未知的占位符:%(names)s"),
-    "questionnaire_bad_kind": _l("未知的产品类型:%(kind)s"),
-    "questionnaire_bad_mode": _l("未知的缴费方式:%(mode)s"),
-    "questionnaire_not_found": _l("问卷 %(code)s 不存在"),
-    "questionnaire_conflict": _l("问卷 %(code)s 刚被他人修改,请刷新后重试"),
-    "intake_empty": _l("没有可导入的数据"),
-    "intake_rejected": _l("数据有误,未导入任何保单:%(count)s 行有错误"),
-    "import_bad_file": _l("无法读取文件:请上传 UTF-8 CSV 或 Excel(.xlsx)文件"),
-    "import_missing_columns": _l("文件缺少必需的列:%(columns)s"),
-    "import_too_many_rows": _l("单个文件最多 %(limit)s 行"),
+    "task_bad_transition": E(_l("回访任务状态 %(status)s 不能执行 %(event)s"), 409),
+    "policy_not_found": E(_l("保单 %(policy_no)s 不存在"), 404),
+    "questionnaire_missing": E(_l("没有适用于该产品类型(%(kind)s)和缴费方式(%(mode)s)的回访问卷"), 409),
+    "link_not_found": E(_l("链接无效,请核对短信中的链接"), 404),
+    "link_expired": E(_l("电子化回访已过有效期,我们将安排电话回访,如有疑问请致电%(hotline)s"), 410),
+    "face_required": E(_l("请先完成人脸识别"), 403),
+    "task_not_yours": E(_l("该回访任务不存在或不属于您"), 404),
+    "task_already_answered": E(_l("该保单的回访问卷已提交,请勿重复提交"), 409),
+    "task_not_online": E(_l("该保单已不能在线回访,我们将安排电话回访,如有疑问请致电%(hotline)s"), 409),
+    "answers_incomplete": E(_l("请回答全部问题,尚未回答:%(missing)s")),
+    "answers_unknown_question": E(_l("提交的答案与问卷不符,请刷新页面后重新作答")),
+    "answers_duplicate": E(_l("同一问题只能回答一次")),
+    "answers_not_yes_no": E(_l("每个问题请选择“是”或“否”")),
+    "questionnaire_no_questions": E(_l("问卷至少需要一个问题")),
+    "questionnaire_empty_question": E(_l("第%(position)s题内容为空")),
+    "questionnaire_bad_placeholder": E(_l("第%(position)s题含有未知的占位符:%(names)s")),
+    "questionnaire_bad_kind": E(_l("未知的产品类型:%(kind)s")),
+    "questionnaire_bad_mode": E(_l("未知的缴费方式:%(mode)s")),
+    "questionnaire_not_found": E(_l("问卷 %(code)s 不存在"), 404),
+    "questionnaire_conflict": E(_l("问卷 %(code)s 刚被他人修改,请刷新后重试"), 409),
+    "intake_empty": E(_l("没有可导入的数据")),
+    "intake_rejected": E(_l("数据有误,未导入任何保单:%(count)s 行有错误"), 422),
+    "import_bad_file": E(_l("无法读取文件:请上传 UTF-8 CSV 或 Excel(.xlsx)文件")),
+    "import_missing_columns": E(_l("文件缺少必需的列:%(columns)s")),
+    "import_too_many_rows": E(_l("单个文件最多 %(limit)s 行")),
     # SMS gateway (app/services/sms.py, sms_aliyun.py, views/sms_report.py)
-    "sms_aliyun_not_configured": _l("阿里云短信未配置:请设置 ALIYUN_ACCESS_KEY_ID 和 ALIYUN_ACCESS_KEY_SECRET"),
-    "sms_report_malformed": _l("短信回执格式错误(第 %(index)s 条):%(reason)s"),
-    "sms_resend_not_failed": _l("只有发送失败的短信可以重新发送"),
+    "sms_aliyun_not_configured": E(_l("阿里云短信未配置:请设置 ALIYUN_ACCESS_KEY_ID 和 ALIYUN_ACCESS_KEY_SECRET"), 503),
+    "sms_report_malformed": E(_l("短信回执格式错误(第 %(index)s 条):%(reason)s")),
+    "sms_resend_not_failed": E(_l("只有发送失败的短信可以重新发送"), 409),
     # face verification and video liveness (app/services/identity.py, liveness.py)
-    "identity_empty_upload": _l("没有收到文件,请重新拍摄或选择后上传"),
-    "identity_not_image": _l("上传的文件不是有效的图片,请重新拍摄"),
-    "identity_not_video": _l("上传的文件不是可以播放的视频,请重新录制"),
-    "identity_customer_unknown": _l("客户不存在"),
-    "identity_link_invalid": _l("回访链接无效"),
-    "identity_challenge_invalid": _l("验证数字无效,请刷新页面后重新录制"),
-    "identity_evidence_missing": _l("上传的文件已丢失,请重新上传"),
-    "face_no_face": _l("未检测到人脸"),
-    "face_many_faces": _l("检测到多张人脸"),
-    "face_mismatch": _l("人脸比对未通过,请本人重新拍摄"),
-    "face_no_reference": _l("系统中没有您的留存照片,暂时无法进行人脸识别,请致电客服10109520"),
-    "face_too_many_tries": _l("人脸识别尝试次数过多,我们将通过电话为您回访"),
-    "video_many_faces": _l("视频中出现了多张人脸,请单独录制"),
-    "video_face_missing": _l("视频中未能持续检测到人脸,请正脸对准屏幕框重新录制"),
-    "video_face_mismatch": _l("视频中的人脸与本人不符"),
-    "video_not_live": _l("未能确认为真人实时录制,请在光线充足环境下正脸对准屏幕框,读出数字后重新录制"),
-    "field_required": _l("%(field)s不能为空"),
-    "field_too_long": _l("%(field)s过长"),
-    "field_bad_choice": _l("%(field)s的取值无效:%(value)s"),
-    "field_bad_date": _l("%(field)s不是有效日期(格式 YYYY-MM-DD):%(value)s"),
-    "field_bad_money": _l("%(field)s不是有效金额:%(value)s"),
-    "field_bad_int": _l("%(field)s应为正整数:%(value)s"),
-    "field_bad_id": _l("%(field)s无效(格式或校验位错误):%(value)s"),
-    "field_bad_mobile": _l("%(field)s不是有效的手机号:%(value)s"),
-    "field_bad_chars": _l("%(field)s含有不允许的字符(控制字符、不可见字符或方向控制符)"),
-    "customer_no_taken": _l("%(field)s %(value)s 已属于其他客户"),
-    "customer_id_taken": _l("证件号码 %(value)s 已属于客户 %(customer_no)s,请勿重复建档"),
-    "customer_invalid": _l("客户信息有误:%(problems)s"),
-    "issue_date_too_early": _l("承保日期不能早于%(date)s"),
-    "field_bad_policy_no": _l("保险单号格式无效(8-32位字母或数字):%(value)s"),
-    "product_unknown": _l("产品代码 %(code)s 不存在"),
-    "id_birth_mismatch": _l("%(field)s出生日期与身份证号码不符"),
-    "id_gender_mismatch": _l("%(field)s性别与身份证号码不符"),
-    "issue_date_future": _l("承保日期不能晚于今天"),
-    "receipt_before_issue": _l("回执签收日不能早于承保日期"),
-    "intake_bad_row": _l("数据格式错误:每张保单应为一个对象"),
-    "duplicate_in_batch": _l("保险单号 %(policy_no)s 在本批数据中重复(首次出现在第%(first)s行)"),
-    "customer_conflict": _l("证件号码 %(id_number)s 在本批数据中对应不同的姓名"),
-    "beneficiary_shares": _l("%(kind)s第%(order)s顺序的受益比例合计应为100%%,实际为%(total)s%%"),
-    "import_file_too_large": _l("文件过大:最大 %(mb)s MB"),
-    "import_unpacked_too_large": _l("Excel 文件解压后过大(超过 %(mb)s MB),请删除多余的行和列,或另存为 CSV 后上传"),
+    "identity_empty_upload": E(_l("没有收到文件,请重新拍摄或选择后上传")),
+    "identity_not_image": E(_l("上传的文件不是有效的图片,请重新拍摄")),
+    "identity_not_video": E(_l("上传的文件不是可以播放的视频,请重新录制")),
+    "identity_customer_unknown": E(_l("客户不存在"), 404),
+    "identity_link_invalid": E(_l("回访链接无效"), 404),
+    "identity_challenge_invalid": E(_l("验证数字无效,请刷新页面后重新录制")),
+    "identity_evidence_missing": E(_l("上传的文件已丢失,请重新上传")),
+    "face_no_face": E(_l("未检测到人脸")),
+    "face_many_faces": E(_l("检测到多张人脸")),
+    "face_mismatch": E(_l("人脸比对未通过,请本人重新拍摄")),
+    "face_no_reference": E(_l("系统中没有您的留存照片,暂时无法进行人脸识别,请致电客服%(hotline)s")),
+    "face_too_many_tries": E(_l("人脸识别尝试次数过多,我们将通过电话为您回访"), 429),
+    "video_many_faces": E(_l("视频中出现了多张人脸,请单独录制")),
+    "video_face_missing": E(_l("视频中未能持续检测到人脸,请正脸对准屏幕框重新录制")),
+    "video_face_mismatch": E(_l("视频中的人脸与本人不符")),
+    "video_not_live": E(_l("未能确认为真人实时录制,请在光线充足环境下正脸对准屏幕框,读出数字后重新录制")),
+    "field_required": E(_l("%(field)s不能为空")),
+    "field_too_long": E(_l("%(field)s过长")),
+    "field_bad_choice": E(_l("%(field)s的取值无效:%(value)s")),
+    "field_bad_date": E(_l("%(field)s不是有效日期(格式 YYYY-MM-DD):%(value)s")),
+    "field_bad_money": E(_l("%(field)s不是有效金额:%(value)s")),
+    "field_bad_int": E(_l("%(field)s应为正整数:%(value)s")),
+    "field_bad_id": E(_l("%(field)s无效(格式或校验位错误):%(value)s")),
+    "field_bad_mobile": E(_l("%(field)s不是有效的手机号:%(value)s")),
+    "field_bad_chars": E(_l("%(field)s含有不允许的字符(控制字符、不可见字符或方向控制符)")),
+    "customer_no_taken": E(_l("%(field)s %(value)s 已属于其他客户"), 409),
+    "customer_id_taken": E(_l("证件号码 %(value)s 已属于客户 %(customer_no)s,请勿重复建档"), 409),
+    "customer_invalid": E(_l("客户信息有误:%(problems)s")),
+    "issue_date_too_early": E(_l("承保日期不能早于%(date)s")),
+    "field_bad_policy_no": E(_l("保险单号格式无效(8-32位字母或数字):%(value)s")),
+    "product_unknown": E(_l("产品代码 %(code)s 不存在")),
+    "id_birth_mismatch": E(_l("%(field)s出生日期与身份证号码不符")),
+    "id_gender_mismatch": E(_l("%(field)s性别与身份证号码不符")),
+    "issue_date_future": E(_l("承保日期不能晚于今天")),
+    "receipt_before_issue": E(_l("回执签收日不能早于承保日期")),
+    "intake_bad_row": E(_l("数据格式错误:每张保单应为一个对象")),
+    "duplicate_in_batch": E(_l("保险单号 %(policy_no)s 在本批数据中重复(首次出现在第%(first)s行)")),
+    "customer_conflict": E(_l("证件号码 %(id_number)s 在本批数据中对应不同的姓名")),
+    "beneficiary_shares": E(_l("%(kind)s第%(order)s顺序的受益比例合计应为100%%,实际为%(total)s%%")),
+    "import_file_too_large": E(_l("文件过大:最大 %(mb)s MB"), 413),
+    "import_unpacked_too_large": E(_l("Excel 文件解压后过大(超过 %(mb)s MB),请删除多余的行和列,或另存为 CSV 后上传"), 413),
     # customer account on the official-account pages (app/services/codes.py, account.py, wechat.py)
-    "mobile_invalid": _l("请输入正确的11位手机号码"),
-    "code_too_frequent": _l("验证码发送过于频繁,请%(seconds)s秒后再试"),
-    "code_hourly_limit": _l("该手机号本小时获取验证码次数已达上限,请稍后再试"),
-    "code_daily_limit": _l("该手机号今日获取验证码次数已达上限,请明天再试"),
-    "code_invalid": _l("验证码错误或已失效,请重新获取"),
-    "code_wrong": _l("验证码错误,还可以再试%(left)s次"),
-    "code_expired": _l("验证码已过期,请重新获取"),
-    "code_used": _l("验证码已使用,请重新获取"),
-    "code_too_many_tries": _l("验证码错误次数过多,请重新获取"),
-    "bind_mismatch": _l("您填写的信息与我们的保单记录不一致,请核对后重试"),
-    "bind_locked": _l("绑定失败次数过多,请%(minutes)s分钟后再试,或致电客服%(hotline)s"),
-    "bind_wechat_taken": _l("该客户已绑定其他微信号,如需更换请致电客服%(hotline)s"),
-    "id_type_unknown": _l("请选择证件类型"),
-    "account_not_bound": _l("请先完成保单绑定"),
-    "face_not_passed": _l("请先完成人脸识别"),
-    "face_auth_expired": _l("人脸识别已超过有效时间,请重新进行人脸识别"),
-    "face_too_many_today": _l("今日人脸识别未通过次数过多,请明天再试,或致电客服%(hotline)s"),
-    "challenge_missing": _l("数字已失效,请重新获取数字后再录制"),
-    "password_mismatch": _l("两次输入的密码不一致"),
-    "password_too_short": _l("服务密码至少为%(min)s位数字"),
-    "password_not_digits": _l("服务密码只能由数字组成"),
-    "password_birth_date": _l("服务密码不能使用您的出生日期"),
-    "password_id_tail": _l("服务密码不能使用证件号码的末几位"),
-    "password_same_digit": _l("服务密码不能全部是同一个数字"),
-    "password_sequence": _l("服务密码不能是连续的数字,如123456或654321"),
-    "wechat_not_configured": _l("微信登录暂未开通,请使用手机号验证码登录"),
-    "wechat_failed": _l("微信授权失败,请重新进入或使用手机号验证码登录"),
+    "mobile_invalid": E(_l("请输入正确的11位手机号码")),
+    "code_too_frequent": E(_l("验证码发送过于频繁,请%(seconds)s秒后再试"), 429),
+    "code_hourly_limit": E(_l("该手机号本小时获取验证码次数已达上限,请稍后再试"), 429),
+    "code_daily_limit": E(_l("该手机号今日获取验证码次数已达上限,请明天再试"), 429),
+    "code_invalid": E(_l("验证码错误或已失效,请重新获取")),
+    "code_wrong": E(_l("验证码错误,还可以再试%(left)s次")),
+    "code_expired": E(_l("验证码已过期,请重新获取")),
+    "code_used": E(_l("验证码已使用,请重新获取")),
+    "code_too_many_tries": E(_l("验证码错误次数过多,请重新获取"), 429),
+    "bind_mismatch": E(_l("您填写的信息与我们的保单记录不一致,请核对后重试")),
+    "bind_locked": E(_l("绑定失败次数过多,请%(minutes)s分钟后再试,或致电客服%(hotline)s"), 429),
+    "bind_wechat_taken": E(_l("该客户已绑定其他微信号,如需更换请致电客服%(hotline)s"), 409),
+    "id_type_unknown": E(_l("请选择证件类型")),
+    "account_not_bound": E(_l("请先完成保单绑定"), 403),
+    "face_not_passed": E(_l("请先完成人脸识别"), 403),
+    "face_auth_expired": E(_l("人脸识别已超过有效时间,请重新进行人脸识别"), 403),
+    "face_too_many_today": E(_l("今日人脸识别未通过次数过多,请明天再试,或致电客服%(hotline)s"), 429),
+    "challenge_missing": E(_l("数字已失效,请重新获取数字后再录制")),
+    "password_mismatch": E(_l("两次输入的密码不一致")),
+    "password_too_short": E(_l("服务密码至少为%(min)s位数字")),
+    "password_not_digits": E(_l("服务密码只能由数字组成")),
+    "password_birth_date": E(_l("服务密码不能使用您的出生日期")),
+    "password_id_tail": E(_l("服务密码不能使用证件号码的末几位")),
+    "password_same_digit": E(_l("服务密码不能全部是同一个数字")),
+    "password_sequence": E(_l("服务密码不能是连续的数字,如123456或654321")),
+    "wechat_not_configured": E(_l("微信登录暂未开通,请使用手机号验证码登录"), 503),
+    "wechat_failed": E(_l("微信授权失败,请重新进入或使用手机号验证码登录"), 502),
     # phone revisit (app/services/phone_revisit.py, letters.py, export.py)
-    "task_not_found": _l("回访任务不存在,或不是分配给您的任务"),
-    "task_not_claimable": _l("该任务已被其他专员领取或不在待回访队列中"),
-    "claim_one_at_a_time": _l("您手上还有未完成的回访任务,请先完成或释放后再领取"),
-    "task_not_yours_to_record": _l("该任务不在您的回访中,不能登记通话结果(可能已超时释放或被重新分配)"),
-    "agent_not_found": _l("请选择一位在职的回访专员"),
-    "attempt_bad_outcome": _l("请选择通话结果"),
-    "attempt_answers_not_reached": _l("未与投保人本人通话时不能登记问卷答案"),
-    "attempt_success_with_no": _l("有问题回答为“否”,不能登记为成功,请选择“发现问题”"),
-    "attempt_holder_not_verified": _l("回访成功须确认已与投保人本人通话"),
-    "attempt_problem_reason": _l("发现问题时请填写问题说明,或在问卷中标出回答为“否”的问题"),
-    "callback_time_required": _l("预约回拨请填写回拨时间"),
-    "callback_time_bad": _l("回拨时间格式不正确,例如 2026-11-25 15:30"),
-    "callback_time_range": _l("回拨时间须晚于现在,且在 %(days)s 天以内"),
-    "attempt_same_day": _l("该任务今天已拨打过,电话回访须在不同日期进行,请明天再拨"),
-    "attempt_cap_reached": _l("电话回访已达 %(max)s 次上限"),
-    "reveal_bad_field": _l("只能查看证件号码或手机号码"),
-    "letter_not_due": _l("该任务无需信函回访"),
-    "export_bad_range": _l("请填写正确的起止日期(开始日期不晚于结束日期,跨度不超过 366 天)"),
+    "task_not_found": E(_l("回访任务不存在,或不是分配给您的任务"), 404),
+    "task_not_claimable": E(_l("该任务已被其他专员领取或不在待回访队列中"), 409),
+    "claim_one_at_a_time": E(_l("您手上还有未完成的回访任务,请先完成或释放后再领取"), 409),
+    "task_not_yours_to_record": E(_l("该任务不在您的回访中,不能登记通话结果(可能已超时释放或被重新分配)"), 409),
+    "agent_not_found": E(_l("请选择一位在职的回访专员")),
+    "attempt_bad_outcome": E(_l("请选择通话结果")),
+    "attempt_answers_not_reached": E(_l("未与投保人本人通话时不能登记问卷答案")),
+    "attempt_success_with_no": E(_l("有问题回答为“否”,不能登记为成功,请选择“发现问题”")),
+    "attempt_holder_not_verified": E(_l("回访成功须确认已与投保人本人通话")),
+    "attempt_problem_reason": E(_l("发现问题时请填写问题说明,或在问卷中标出回答为“否”的问题")),
+    "callback_time_required": E(_l("预约回拨请填写回拨时间")),
+    "callback_time_bad": E(_l("回拨时间格式不正确,例如 2026-11-25 15:30")),
+    "callback_time_range": E(_l("回拨时间须晚于现在,且在 %(days)s 天以内")),
+    "attempt_same_day": E(_l("该任务今天已拨打过,电话回访须在不同日期进行,请明天再拨"), 409),
+    "attempt_cap_reached": E(_l("电话回访已达 %(max)s 次上限"), 409),
+    "reveal_bad_field": E(_l("只能查看证件号码或手机号码")),
+    "letter_not_due": E(_l("该任务无需信函回访"), 409),
+    "export_bad_range": E(_l("请填写正确的起止日期(开始日期不晚于结束日期,跨度不超过 366 天)")),
 }
 
 
+def _defaults():
+    return {"hotline": current_app.config.get("HOTLINE", "")} if has_app_context() else {}
+
+
+def message_for(key, **params):
+    """The message of `key`, or None when the map has no such key or it needs other parameters
+    (a reason stored on a record, shown later)."""
+    entry = MESSAGES.get(key)
+    if entry is None:
+        return None
+    try:
+        return str(entry.text) % {**_defaults(), **params}
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 class DomainError(Exception):
-    """A business rule said no. `key` selects the message; `params` fill it in."""
+    """A business rule said no. `key` selects the message and status; `params` fill it in."""
 
     def __init__(self, key, /, **params):
         super().__init__(key)
@@ -146,9 +176,14 @@ class DomainError(Exception):
         self.params = params
 
     @property
+    def status(self):
+        entry = MESSAGES.get(self.key)
+        return entry.status if entry is not None else 400
+
+    @property
     def message(self):
-        template = MESSAGES.get(self.key)
-        return str(template) % self.params if template is not None else self.key
+        entry = MESSAGES.get(self.key)
+        return str(entry.text) % {**_defaults(), **self.params} if entry is not None else self.key
 
     def __str__(self):
         try:

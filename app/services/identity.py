@@ -1,8 +1,10 @@
 """Face verification: selfie against the reference photo, video liveness, face enrolment.
 
 Uploads are checked by content (Pillow for images, OpenCV for videos) before anything is
-stored; the comparison itself runs in a Celery task (app/tasks/identity.py) and writes its
-outcome, figures and reasons on the IdentityVerification row, which is kept as evidence.
+stored; the comparison itself runs in a Celery task (app/tasks/identity.py, queued by name after the
+commit that stored the upload) and writes its outcome, figures and reasons on the
+IdentityVerification row, which is kept as evidence. An upload is one unit of work of its own (its
+file is already on disk); the checks run in the task's.
 Thresholds are config keys; docs/identity.md has the distances measured behind them.
 """
 import io
@@ -22,7 +24,7 @@ from app.extensions import db
 from app.models.customer import Customer
 from app.models.identity import IdentityVerification
 from app.models.revisit import RevisitLink
-from app.services import clock, liveness
+from app.services import audit, clock, liveness, unit
 from app.services.errors import DomainError
 from app.services import settings as business_settings
 import config
@@ -188,11 +190,11 @@ def _customer(customer_id):
 
 def attach_reference_photo(customer_id, image_bytes):
     """Store a customer's reference photo (exactly one face) and point the customer at it."""
-    customer = _customer(customer_id)
-    checked = check_image(image_bytes)
-    path = _store("reference", customer.id, IMAGE_FORMATS[checked["format"]], image_bytes)
-    customer.reference_photo = path
-    db.session.commit()
+    with unit.work():
+        customer = _customer(customer_id)
+        checked = check_image(image_bytes)
+        path = _store("reference", customer.id, IMAGE_FORMATS[checked["format"]], image_bytes)
+        customer.reference_photo = path
     _reference_cache.clear()
     return path
 
@@ -264,21 +266,18 @@ def start_photo_verification(customer_id, image_bytes, purpose, link_id=None, ip
     """Store the selfie (refused at once when it is not an image) and queue the comparison."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose}")
-    customer = _customer(customer_id)
-    if link_id is not None:
-        _check_link(customer.id, link_id)
-    _, fmt = _open_image(image_bytes)
-    path = _store("photo", customer.id, IMAGE_FORMATS[fmt], image_bytes)
-    verification = IdentityVerification(
-        customer_id=customer.id, kind="PHOTO", purpose=purpose, link_id=link_id, status="PENDING",
-        evidence_path=path, ip=ip, user_agent=(user_agent or "")[:255] or None, created_at=clock.now())
-    db.session.add(verification)
-    db.session.flush()
-    verification_id = verification.id  # read before the commit: no new snapshot opened before the task
-    db.session.commit()
-    from app.tasks.identity import run_photo_verification as task
-
-    task.delay(verification_id)
+    with unit.work():
+        customer = _customer(customer_id)
+        if link_id is not None:
+            _check_link(customer.id, link_id)
+        _, fmt = _open_image(image_bytes)
+        path = _store("photo", customer.id, IMAGE_FORMATS[fmt], image_bytes)
+        verification = IdentityVerification(
+            customer_id=customer.id, kind="PHOTO", purpose=purpose, link_id=link_id, status="PENDING",
+            evidence_path=path, ip=ip, user_agent=(user_agent or "")[:255] or None, created_at=clock.now())
+        db.session.add(verification)
+        db.session.flush()
+        unit.enqueue("identity.run_photo_verification", verification.id)
     return verification
 
 
@@ -290,7 +289,8 @@ def _finish(verification, status, reasons, distance=None, **details):
 
 
 def run_photo_verification(verification_id):
-    """Compare the stored selfie with the customer's reference; record the outcome."""
+    """Compare the stored selfie with the customer's reference; record the outcome (the task's unit
+    of work commits it)."""
     # the row lock makes a redelivered task wait and then find the check already done
     verification = db.session.get(IdentityVerification, verification_id, with_for_update=True)
     if verification is None or verification.status != "PENDING":
@@ -318,11 +318,8 @@ def run_photo_verification(verification_id):
             values["face_verified_at"] = verification.completed_at
         # one statement: two selfies finishing at once both count
         db.session.execute(update(RevisitLink).where(RevisitLink.id == verification.link_id).values(**values))
-        from app.services import audit
-
         audit.record(db.session, "face_attempt", "revisit_link", verification.link_id,
                      after={"verification_id": verification.id, "status": verification.status})
-    db.session.commit()
     return verification.status
 
 
@@ -380,22 +377,19 @@ def start_video_verification(customer_id, video_bytes, challenge_digits, purpose
     """Store the liveness video (refused at once when unreadable) and queue its check."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose}")
-    customer = _customer(customer_id)
-    if not (challenge_digits and len(challenge_digits) == 4 and challenge_digits.isdigit()):
-        raise DomainError("identity_challenge_invalid")
-    extension = check_video_bytes(video_bytes)
-    path = _store("video", customer.id, extension, video_bytes)
-    verification = IdentityVerification(
-        customer_id=customer.id, kind="VIDEO", purpose=purpose, status="PENDING", evidence_path=path,
-        challenge_digits=challenge_digits, ip=ip, user_agent=(user_agent or "")[:255] or None,
-        created_at=clock.now())
-    db.session.add(verification)
-    db.session.flush()
-    verification_id = verification.id  # read before the commit: no new snapshot opened before the task
-    db.session.commit()
-    from app.tasks.identity import run_video_verification as task
-
-    task.delay(verification_id)
+    with unit.work():
+        customer = _customer(customer_id)
+        if not (challenge_digits and len(challenge_digits) == 4 and challenge_digits.isdigit()):
+            raise DomainError("identity_challenge_invalid")
+        extension = check_video_bytes(video_bytes)
+        path = _store("video", customer.id, extension, video_bytes)
+        verification = IdentityVerification(
+            customer_id=customer.id, kind="VIDEO", purpose=purpose, status="PENDING", evidence_path=path,
+            challenge_digits=challenge_digits, ip=ip, user_agent=(user_agent or "")[:255] or None,
+            created_at=clock.now())
+        db.session.add(verification)
+        db.session.flush()
+        unit.enqueue("identity.run_video_verification", verification.id)
     return verification
 
 
@@ -429,11 +423,9 @@ def run_video_verification(verification_id):
         reference, source = reference_encoding(customer)
     except DomainError as error:
         _finish(verification, "UNUSABLE", [error.key])
-        db.session.commit()
         return verification.status
     if not os.path.exists(path):
         _finish(verification, "UNUSABLE", ["identity_evidence_missing"])
-        db.session.commit()
         return verification.status
     status, reasons, scores, figures = check_video(path, reference)
     speech = liveness.check_spoken_digits(path, verification.challenge_digits)
@@ -446,7 +438,6 @@ def run_video_verification(verification_id):
         enrolled = liveness.enrolment_encoding(figures, liveness_settings())
         if enrolled is not None:
             customer.face_encoding = enrolled.astype(ENCODING_DTYPE).tobytes()
-    db.session.commit()
     return verification.status
 
 

@@ -14,14 +14,14 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select, tuple_
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models.customer import GENDERS, ID_TYPES, Customer
 from app.models.policy import (BENEFICIARY_KINDS, CHANNELS, PAYMENT_FREQUENCIES, PAYMENT_MODES,
                                POLICY_STATUSES, RELATIONSHIPS, Beneficiary, Policy)
 from app.models.product import Product
-from app.services import audit, clock, revisit, validation
+from app.services import audit, clock, revisit, unit, validation
 from app.services.errors import DomainError
 
 MAX_ROWS = 5000
@@ -354,18 +354,20 @@ def import_rows(rows, first_line=1, source="api"):
         else:
             clean.append(row)
     if problems:
-        db.session.rollback()
         raise IntakeRejected(problems)
-    for attempt in range(4):
+    return unit.retry_on_lock(_write_once, clean, source)
+
+
+def _write_once(rows, source, tries=3):
+    """One unit of work; validated rows are safe to redo, so a lock wait or deadlock (retry_on_lock)
+    or a concurrent batch that inserted the same policy or customer first (the retry finds it) runs
+    it again."""
+    for attempt in range(1, tries + 1):
         try:
-            result = _write(clean, source)
-            db.session.commit()
-            return result
-        except (IntegrityError, OperationalError) as exc:
-            # a concurrent batch inserted the same policy or customer first (the retry finds it),
-            # or MariaDB chose this transaction as a deadlock victim: validated rows are safe to redo
-            db.session.rollback()
-            if attempt == 3 or (isinstance(exc, OperationalError) and not revisit.is_deadlock(exc)):
+            with unit.work():
+                return _write(rows, source)
+        except IntegrityError:
+            if attempt == tries:
                 raise
 
 

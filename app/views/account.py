@@ -19,7 +19,7 @@ from app.forms.account import (BindForm, ChallengeForm, PasswordForm, ResetCodeF
 from app.models.customer import AUTH_STATUSES, ID_TYPES
 from app.models.policy import PAYMENT_MODES, POLICY_STATUSES
 from app.models.servicing import APPLICATION_STATUSES, SERVICING_KINDS
-from app.services import account, clock, codes, urls, wechat
+from app.services import account, clock, codes, errors, unit, urls, wechat
 from app.services.errors import DomainError
 from app.services.validation import normalize_text
 from app.services import settings as business_settings
@@ -160,9 +160,9 @@ def signin():
     if not (form.code.data or "").strip():
         return _signin_page(form, _("请输入短信验证码"), 400)
     try:
-        result = account.sign_in_with_mobile(form.mobile.data, form.code.data)
+        with unit.work():
+            result = account.sign_in_with_mobile(form.mobile.data, form.code.data)
     except DomainError as error:
-        db.session.rollback()
         return _signin_page(form, error.message, 400)
     _start_session(result)
     return redirect(_safe_next(request.values.get("next")))
@@ -200,9 +200,9 @@ def send_code():
     hints[purpose] = mobile.strip()[:16]
     session[SESSION_MOBILE_HINT] = hints
     try:
-        phone = codes.send(mobile, purpose, customer_id=customer_id)
+        with unit.work():
+            phone = codes.send(mobile, purpose, customer_id=customer_id)
     except DomainError as error:
-        db.session.rollback()
         flash(error.message, "error")
     else:
         flash(_("验证码已发送至 %(mobile)s,%(minutes)s分钟内有效", mobile=mask_mobile(phone),
@@ -230,11 +230,7 @@ def wechat_callback():
     if not expected or request.args.get("state") != expected:
         return _message(_("微信授权失败"), DomainError("wechat_failed").message, status="error", code=400,
                         actions=[(url_for(".signin"), _("手机号验证码登录"))])
-    try:
-        openid = wechat.openid_for_code(request.args.get("code", ""))
-    except DomainError as error:
-        return _message(_("微信授权失败"), error.message, status="error", code=502,
-                        actions=[(url_for(".signin"), _("手机号验证码登录"))])
+    openid = wechat.openid_for_code(request.args.get("code", ""))  # a refusal: views/errors.py's page
     _start_session(account.sign_in_with_openid(openid))
     return redirect(url_for(".center"))
 
@@ -323,11 +319,11 @@ def authenticate():
     if not form.validate_on_submit():
         return _bind_page(form, phone, _form_error(form), 400)
     try:
-        customer = account.bind(form.name.data, form.id_type.data, form.id_number.data, form.mobile.data,
-                                code=form.code.data, signed_in_phone=phone,
-                                openid=session.get(SESSION_OPENID), ip=request.remote_addr)
+        with unit.work():
+            customer = account.bind(form.name.data, form.id_type.data, form.id_number.data, form.mobile.data,
+                                    code=form.code.data, signed_in_phone=phone,
+                                    openid=session.get(SESSION_OPENID), ip=request.remote_addr)
     except DomainError as error:
-        db.session.rollback()
         return _bind_page(form, phone, error.message, 400 if error.key != "bind_locked" else 429)
     session[SESSION_CUSTOMER] = customer.id
     g.customer = customer
@@ -353,11 +349,7 @@ def _face_gate(purpose):
         return redirect(url_for(".center"))
     if purpose == "PASSWORD_RESET" and not _reset_code_fresh():
         return redirect(url_for(".reset_password"))
-    try:
-        account.check_face_tries(g.customer.id)
-    except DomainError as error:
-        return _message(_("人脸验证"), error.message, status="warn", code=429,
-                        actions=[(url_for(".center"), _("返回个人中心"))])
+    account.check_face_tries(g.customer.id)  # too many today: views/errors.py's page, 429
     return None
 
 
@@ -424,10 +416,10 @@ def face_video():
         error = _form_error(form)
     else:
         try:
-            verification = account.start_video_check(g.customer.id, form.video.data.read(), challenge["digits"],
-                                                     challenge["purpose"], **_client())
+            with unit.work():
+                verification = account.start_video_check(g.customer.id, form.video.data.read(),
+                                                         challenge["digits"], challenge["purpose"], **_client())
         except DomainError as failure:
-            db.session.rollback()
             error = failure.message
     if error is not None:
         if _wants_json():
@@ -443,12 +435,10 @@ def face_video():
 
 
 def _failure_message(verification):
+    """The reasons of a failed check are keys of the one error map (app/services/errors.py)."""
     for key in (verification.details or {}).get("reasons") or []:
-        try:
-            message = DomainError(key).message
-        except (KeyError, TypeError, ValueError):
-            message = None
-        if message and message != key:
+        message = errors.message_for(key)
+        if message:
             return message
     if verification.status == "UNUSABLE":
         return _("视频无法识别,请在光线充足环境下,确保正脸对准屏幕框,重新录制。")
@@ -521,10 +511,10 @@ def password():
             error, status = _form_error(form), 400
         else:
             try:
-                account.set_servicing_password(g.customer.id, form.password.data, form.repeated.data,
-                                               started.get("id"))
+                with unit.work():
+                    account.set_servicing_password(g.customer.id, form.password.data, form.repeated.data,
+                                                   started.get("id"))
             except DomainError as failure:
-                db.session.rollback()
                 error, status = failure.message, 400
                 if failure.key in ("face_not_passed", "face_auth_expired"):
                     session.pop(SESSION_VERIFICATION, None)
@@ -552,9 +542,9 @@ def reset_password():
             error, status = (_form_error(form) if form.errors else _("请输入短信验证码")), 400
         else:
             try:
-                account.verify_reset_code(g.customer.id, form.code.data)
+                with unit.work():
+                    account.verify_reset_code(g.customer.id, form.code.data)
             except DomainError as failure:
-                db.session.rollback()
                 error, status = failure.message, 400
             else:
                 session[SESSION_RESET_AT] = clock.now().timestamp()

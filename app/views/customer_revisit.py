@@ -8,13 +8,13 @@ URL is that one and that the link's face check passed, so a session never reache
 from flask import (Blueprint, current_app, jsonify, make_response, redirect, render_template, request,
                    session, url_for)
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from app.extensions import db, limiter
 from app.forms.revisit import FacePhotoForm, questionnaire_form
 from app.models import IdentityVerification
 from app.models.policy import POLICY_STATUSES
-from app.services import clock, revisit
+from app.services import clock, revisit, unit
+from app.services import errors
 from app.services.errors import DomainError
 from app.services import settings as business_settings
 
@@ -65,8 +65,8 @@ def _client():
 
 
 def _evidence(link, step, task_id=None, data=None):
-    revisit.record_evidence(link.id, task_id, step, data=data, **_client())
-    db.session.commit()
+    with unit.work():
+        revisit.record_evidence(link.id, task_id, step, data=data, **_client())
 
 
 def _invalid():
@@ -177,8 +177,7 @@ def submit_face(code):
     try:
         verification = _identity().start_photo_verification(
             link.customer_id, image, purpose="EREVISIT", link_id=link.id, **_client())
-    except DomainError as error:
-        db.session.rollback()
+    except DomainError as error:  # its unit of work is rolled back
         db.session.refresh(link)
         _evidence(link, STEP_FACE_SUBMITTED, data={"error": error.key})
         return _face_page(link, form, error=error.message, status=400)
@@ -200,30 +199,15 @@ def _own_verification(code, verification_id):
     return link, verification
 
 
-# Reasons of a failed check, as the identity service records them (its keys), told with a hint
-# of what to do; an unknown reason falls back to its message in app/services/errors.py.
-FACE_REASON_MESSAGES = {
-    "face_no_face": _l("未检测到人脸,请在光线充足处正对镜头重新拍照。"),
-    "face_many_faces": _l("照片中有多张人脸,请确保只有您本人入镜后重新拍照。"),
-    "face_mismatch": _l("人脸比对未通过:照片与您留存的本人照片不一致,请投保人本人重新拍照。"),
-    "identity_not_image": _l("上传的文件不是有效的图片,请重新拍照。"),
-}
-
-
 def _failure_message(verification):
-    reasons = (verification.details or {}).get("reasons") or []
-    for reason in reasons:
-        if reason in FACE_REASON_MESSAGES:
-            return str(FACE_REASON_MESSAGES[reason])
-        try:
-            message = DomainError(reason, hotline=current_app.config["HOTLINE"]).message
-        except (KeyError, TypeError, ValueError):  # a message that needs parameters we do not have
-            message = None
-        if message and message != reason:
+    """The reasons of a failed check are keys of the one error map (app/services/errors.py)."""
+    for reason in (verification.details or {}).get("reasons") or []:
+        message = errors.message_for(reason)
+        if message:
             return message
     if verification.status == "UNUSABLE":
         return _("照片无法识别,请在光线充足处正对镜头重新拍照。")
-    return str(FACE_REASON_MESSAGES["face_mismatch"])
+    return DomainError("face_mismatch").message
 
 
 def _settle(link, verification):
@@ -321,9 +305,9 @@ def questionnaire(code, task_id):
         status = 400
     else:
         try:
-            task = revisit.submit_online_answers(link.id, task.id, form.answers(), **_client())
+            with unit.work():
+                task = revisit.submit_online_answers(link.id, task.id, form.answers(), **_client())
         except DomainError as failure:
-            db.session.rollback()
             error, status = failure.message, 409
         else:
             results = dict(session.get(SESSION_RESULTS) or {})

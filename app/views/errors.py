@@ -9,13 +9,15 @@ import logging
 import re
 
 import prison
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from werkzeug.exceptions import InternalServerError
 from werkzeug.routing import IntegerConverter
 
+from app.extensions import db
 from app.services import urls
+from app.services.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +203,24 @@ def _recursion(error):
     return refuse(400, _("提交的数据嵌套层次过深"))
 
 
+def _domain_error(error):
+    """A DomainError a view lets escape: the entry's message and status, as JSON for the API, in the
+    customer's layout on the customer pages (/s/..., /my/...), else in the staff layout."""
+    db.session.rollback()  # the refused operation's changes are never flushed by the page below
+    message, status = error.message, error.status
+    if _wants_json():
+        return jsonify(message=message, code=error.key), status
+    title = _("系统繁忙") if status >= 500 else _("温馨提示")
+    if request.blueprint == "account":
+        return render_template("account/message.html", title=title, message=message, status="error",
+                               actions=[(url_for("account.center"), _("返回个人中心"))]), status
+    if request.blueprint == "customer_revisit":
+        return render_template("h5/message.html", title=title, message=message, status="error"), status
+    appbuilder = current_app.appbuilder
+    return render_template("errors/staff_message.html", title=title, message=message, appbuilder=appbuilder,
+                           base_template=appbuilder.base_template), status
+
+
 def _unexpected(error):
     """Flask has logged the exception already; the user gets a message, never a traceback."""
     message = _("系统繁忙,请稍后再试。如需帮助请致电客服%(hotline)s。", hotline=current_app.config["HOTLINE"])
@@ -219,4 +239,5 @@ def install(app):
         app.register_error_handler(code, _http_error)
     app.register_error_handler(OverflowError, _overflow)
     app.register_error_handler(RecursionError, _recursion)
+    app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(InternalServerError, _unexpected)

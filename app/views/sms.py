@@ -8,9 +8,8 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms.validators import ValidationError
 
-from app.extensions import db
 from app.models.sms import SMS_STATUSES, SmsMessage, SmsTemplate
-from app.services import sms
+from app.services import sms, unit
 from app.services.errors import DomainError
 from app.services.sms import CONNECT_ERROR, UNKNOWN_RESULT
 from app.views.base import PortalModelView, _l, datamodel, mask_mobile
@@ -126,13 +125,11 @@ class SmsMessageView(PortalModelView):
             flash(_("页面已过期,请刷新后重试。"), "danger")
             return redirect(url_for(".show", pk=pk))
         try:
-            message = sms.resend(pk)
+            with unit.work():
+                message = sms.resend(pk)
+                unit.enqueue("sms.send", message.id)
         except DomainError as error:
-            db.session.rollback()
             flash(error.message, "danger")
             return redirect(url_for(".show", pk=pk))
-        from app.tasks.sms import send_sms
-
-        send_sms.delay(message.id)
         flash(_("已重新发送,新的短信记录编号 %(id)s", id=message.id), "success")
         return redirect(url_for(".show", pk=message.id))
