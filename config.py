@@ -5,7 +5,6 @@ embedded first-run setup: SQLite under instance/, Celery eager, SMS to the outbo
 Business numbers are DOMAIN.md's defaults; none is a constant in code.
 """
 import os
-from decimal import Decimal
 
 BASE_DIR = os.path.abspath(os.path.dirname(__file__))
 INSTANCE_DIR = os.environ.get("PORTAL_INSTANCE_DIR", os.path.join(BASE_DIR, "instance"))
@@ -27,10 +26,6 @@ def _bool(name, default):
 
 def _int(name, default):
     return int(_env(name, default))
-
-
-def _decimal(name, default):
-    return Decimal(str(_env(name, default)))
 
 
 # --- runtime -------------------------------------------------------------
@@ -134,27 +129,16 @@ LANGUAGES = {
 }
 
 # --- business defaults (DOMAIN.md) ---------------------------------------
-EREVISIT_VALID_DAYS = _int("EREVISIT_VALID_DAYS", 3)  # seed: valid 3 days, phone on day 4
-HESITATION_DAYS = _int("HESITATION_DAYS", 15)
+# The overridable ones (系统管理 → 业务参数) are declared once, with type, default, range and meaning, in
+# app/services/settings.py SPECS; the environment variable of the same name changes the default.
+from app.services.settings import SPECS as _BUSINESS_SETTINGS  # noqa: E402
+
+for _spec in _BUSINESS_SETTINGS.values():
+    globals()[_spec.key] = _spec.from_environment(os.environ.get(_spec.key))
 HOTLINE = _env("HOTLINE", "10109520")
-EREVISIT_REMINDER_ENABLED = _bool("EREVISIT_REMINDER_ENABLED", False)
-PHONE_MAX_ATTEMPTS = _int("PHONE_MAX_ATTEMPTS", 3)
-PHONE_ATTEMPTS_DIFFERENT_DAYS = _bool("PHONE_ATTEMPTS_DIFFERENT_DAYS", True)
-CLAIM_RESERVATION_MINUTES = _int("CLAIM_RESERVATION_MINUTES", 30)
 # On MariaDB/MySQL "下一个任务" runs as the stored procedure portal_claim_next (one round trip
 # instead of nine); False runs the same rules as separate statements, as SQLite always does.
 CLAIM_WITH_PROCEDURE = True
-CALLBACK_GRACE_MINUTES = _int("CALLBACK_GRACE_MINUTES", 15)
-LOAN_RATIO = _decimal("LOAN_RATIO", "0.80")
-LOAN_TERM_MONTHS = _int("LOAN_TERM_MONTHS", 6)
-LOAN_ANNUAL_RATE = _decimal("LOAN_ANNUAL_RATE", "0.0500")
-STAMP_DUTY_THRESHOLD = _decimal("STAMP_DUTY_THRESHOLD", "2000")
-STAMP_DUTY_RATE = _decimal("STAMP_DUTY_RATE", "0.00005")  # 0.05‰
-ID_UPLOAD_THRESHOLD = _decimal("ID_UPLOAD_THRESHOLD", "10000")
-CODE_VALID_MINUTES = _int("CODE_VALID_MINUTES", 5)
-CODE_MAX_WRONG_TRIES = _int("CODE_MAX_WRONG_TRIES", 3)
-FACE_MAX_TRIES = _int("FACE_MAX_TRIES", 5)
-FACE_MATCH_THRESHOLD = float(_env("FACE_MATCH_THRESHOLD", "0.55"))
 SHORT_LINK_PER_MINUTE = _env("SHORT_LINK_RATE_LIMIT", "20 per minute")
 # Face photos (docs/identity.md has the measured distances behind every threshold)
 FACE_IMAGE_MAX_SIDE = _int("FACE_IMAGE_MAX_SIDE", 800)  # photos are downscaled to this before detection

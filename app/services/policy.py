@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.models.policy import POLICY_STATUSES, Policy
 from app.models.product import ANNUITY_METHODS
-from app.models.revisit import OPEN_STATUSES, RevisitTask
+from app.models.revisit import RevisitTask
 from app.services import revisit, validation
 from app.services.errors import DomainError
 
@@ -111,10 +111,7 @@ def update_policy(policy_id, fields):
 
 
 def refresh_hesitation_deadlines(policy):
-    """The open revisit tasks of `policy` take the hesitation deadline of its receipt-signed date
-    (row by row, so the audit trail shows each move)."""
-    deadline = revisit.hesitation_deadline(policy, policy.product)
-    tasks = db.session.query(RevisitTask).filter(RevisitTask.policy_id == policy.id,
-                                                  RevisitTask.status.in_(OPEN_STATUSES))
-    for task in tasks:
-        task.hesitation_deadline = deadline
+    """The open revisit task of `policy` (open_policy_id is cleared when a visit succeeds) takes the
+    hesitation deadline of its receipt-signed date, through the ORM so the audit trail shows the move."""
+    for task in db.session.query(RevisitTask).filter(RevisitTask.open_policy_id == policy.id):
+        task.hesitation_deadline = revisit.hesitation_deadline(policy, policy.product)

@@ -1,7 +1,8 @@
 """Business settings: an admin's override in the `setting` table, else config.py's default.
 
-Every overridable setting is declared once, in SPECS: its type, its range, whether only Admin may
-change it, and what it means. Overrides are parsed strictly (ASCII digits, no exponent, no
+Every overridable setting is declared once, in SPECS: its type, its default (config.py reads it,
+the environment may change it), its range, whether only Admin may change it, and what it means
+(the settings page shows it, and a test checks the README documents it). Overrides are parsed strictly (ASCII digits, no exponent, no
 inf/nan) and refused outside the range, so a typo can never make every face pass.
 """
 import logging
@@ -31,56 +32,70 @@ ADMIN_ROLE = "Admin"
 
 @dataclass(frozen=True)
 class Spec:
-    key: str
-    kind: type  # int, Decimal, float or bool: the type config.py gives the default
+    key: str  # also the name of the environment variable that changes the default (config.py)
+    kind: type  # int, Decimal, float or bool
+    default: object  # DOMAIN.md's value, of type `kind`
     label: object  # short Chinese name (lazy)
     meaning: object  # one sentence for the settings page (lazy)
     min: object = None
     max: object = None
     admin_only: bool = False  # identity checks and money rules: only Admin may change them
 
-    @property
-    def default(self):
-        return current_app.config[self.key]
+    def from_environment(self, raw):
+        """The default config.py sets: the environment's text, else the declared default. A malformed
+        text is kept as it is, so check_defaults stops the portal with its name instead of a traceback."""
+        text = (raw or "").strip()
+        if not text:
+            return self.default
+        if self.kind is bool:
+            return text.lower() in ("1", "true", "yes", "on")
+        try:
+            return self.kind(text)
+        except (ValueError, ArithmeticError):
+            return text
 
 
 SPECS = {spec.key: spec for spec in (
     # revisit workflow: the supervisors tune these
-    Spec("EREVISIT_VALID_DAYS", int, _l("电子化回访有效期(天)"),
+    Spec("EREVISIT_VALID_DAYS", int, 3, _l("电子化回访有效期(天)"),
          _l("自承保日起电子化回访链接有效的天数,期满转为电话回访"), 1, 15),
-    Spec("EREVISIT_REMINDER_ENABLED", bool, _l("电子化回访提醒短信"),
+    Spec("EREVISIT_REMINDER_ENABLED", bool, False, _l("电子化回访提醒短信"),
          _l("第2天向尚未完成电子化回访的客户发送提醒短信")),
-    Spec("PHONE_MAX_ATTEMPTS", int, _l("电话回访最多拨打次数"),
+    Spec("PHONE_MAX_ATTEMPTS", int, 3, _l("电话回访最多拨打次数"),
          _l("拨打达到此次数仍未成功的任务转为信函回访"), 1, 10),
-    Spec("PHONE_ATTEMPTS_DIFFERENT_DAYS", bool, _l("电话回访须分日拨打"),
+    Spec("PHONE_ATTEMPTS_DIFFERENT_DAYS", bool, True, _l("电话回访须分日拨打"),
          _l("同一任务的各次拨打须在不同日期进行")),
-    Spec("CLAIM_RESERVATION_MINUTES", int, _l("领取任务保留时长(分钟)"),
+    Spec("CLAIM_RESERVATION_MINUTES", int, 30, _l("领取任务保留时长(分钟)"),
          _l("专员领取后未处理的任务超过此时长退回队列"), 5, 240),
-    Spec("CALLBACK_GRACE_MINUTES", int, _l("预约回拨保留时长(分钟)"),
+    Spec("CALLBACK_GRACE_MINUTES", int, 15, _l("预约回拨保留时长(分钟)"),
          _l("预约回拨时间过后,任务仍为原专员保留的时长"), 0, 120),
+    Spec("CALLBACK_MAX_DAYS", int, 30, _l("预约回拨最长天数"),
+         _l("预约回拨时间须在此天数以内"), 1, 60),
     # customers' rights and money (DOMAIN.md §4, §8): Admin only
-    Spec("HESITATION_DAYS", int, _l("默认犹豫期(天)"),
+    Spec("HESITATION_DAYS", int, 15, _l("默认犹豫期(天)"),
          _l("新建产品的默认犹豫期天数"), 10, 60, True),
-    Spec("LOAN_RATIO", Decimal, _l("可贷比例"),
+    Spec("LOAN_RATIO", Decimal, Decimal("0.80"), _l("可贷比例"),
          _l("可贷金额占保单现金价值的比例,不超过80%"), Decimal("0"), Decimal("0.8"), True),
-    Spec("LOAN_TERM_MONTHS", int, _l("贷款最长期限(月)"),
+    Spec("LOAN_TERM_MONTHS", int, 6, _l("贷款最长期限(月)"),
          _l("每笔保单贷款的最长期限,本公司条款为6个月"), 1, 6, True),
-    Spec("LOAN_ANNUAL_RATE", Decimal, _l("贷款年利率"),
+    Spec("LOAN_ANNUAL_RATE", Decimal, Decimal("0.0500"), _l("贷款年利率"),
          _l("保单贷款年利率,单利,按实际天数/365计息"), Decimal("0"), Decimal("0.24"), True),
-    Spec("STAMP_DUTY_THRESHOLD", Decimal, _l("印花税起征金额(元)"),
+    Spec("STAMP_DUTY_THRESHOLD", Decimal, Decimal("2000"), _l("印花税起征金额(元)"),
          _l("贷款金额超过此数时收取印花税"), Decimal("0"), Decimal("1000000"), True),
-    Spec("STAMP_DUTY_RATE", Decimal, _l("印花税税率"),
+    Spec("STAMP_DUTY_RATE", Decimal, Decimal("0.00005"), _l("印花税税率"),  # 0.05‰
          _l("借款合同印花税税率,0.00005即万分之零点五"), Decimal("0"), Decimal("0.001"), True),
     # identity checks (security): Admin only
-    Spec("ID_UPLOAD_THRESHOLD", Decimal, _l("须上传身份证的贷款金额(元)"),
+    Spec("ID_UPLOAD_THRESHOLD", Decimal, Decimal("10000"), _l("须上传身份证的贷款金额(元)"),
          _l("贷款金额超过此数时须上传身份证正反面"), Decimal("0"), Decimal("1000000"), True),
-    Spec("CODE_VALID_MINUTES", int, _l("验证码有效期(分钟)"),
+    Spec("CODE_VALID_MINUTES", int, 5, _l("验证码有效期(分钟)"),
          _l("短信验证码发出后有效的分钟数"), 1, 30, True),
-    Spec("CODE_MAX_WRONG_TRIES", int, _l("验证码最多输错次数"),
+    Spec("CODE_MAX_WRONG_TRIES", int, 3, _l("验证码最多输错次数"),
          _l("输错达到此次数后验证码作废"), 1, 10, True),
-    Spec("FACE_MAX_TRIES", int, _l("人脸识别最多尝试次数"),
+    Spec("RESET_CODE_VALID_MINUTES", int, 15, _l("重置服务密码时限(分钟)"),
+         _l("输入重置服务密码的短信验证码后,须在此时间内完成人脸识别并设置新密码"), 1, 60, True),
+    Spec("FACE_MAX_TRIES", int, 5, _l("人脸识别最多尝试次数"),
          _l("每个回访链接可尝试人脸识别的次数"), 1, 10, True),
-    Spec("FACE_MATCH_THRESHOLD", float, _l("人脸比对阈值"),
+    Spec("FACE_MATCH_THRESHOLD", float, 0.55, _l("人脸比对阈值"),
          _l("人脸特征距离不超过此值视为本人,越大越宽松(依据见 docs/identity.md)"), 0.3, 0.7, True),
 )}
 
@@ -169,7 +184,7 @@ def overview():
     """Every business setting for the settings page: current value, default, range, meaning."""
     overrides = _overrides(tuple(SPECS), db.session)
     return [{"key": spec.key, "label": spec.label, "meaning": spec.meaning,
-             "value": display(spec, _value(spec.key, overrides)), "default": display(spec, spec.default),
+             "value": display(spec, _value(spec.key, overrides)), "default": display(spec, current_app.config[spec.key]),
              "range": _l("是 / 否") if spec.kind is bool
              else _l("%(min)s 至 %(max)s", min=spec.min, max=spec.max),
              "admin_only": _l("是") if spec.admin_only else _l("否"), "overridden": spec.key in overrides}

@@ -3,13 +3,16 @@ import os
 
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
-from wtforms import ValidationError
+from wtforms import IntegerField, ValidationError
+from wtforms.validators import InputRequired
 
 from app.extensions import db
 from app.services import policy as policies, unit
+from app.services import settings as business_settings
 from app.services.errors import DomainError
 from app.models.customer import AUTH_STATUSES, GENDERS, ID_TYPES, Customer
 from app.models.policy import (BENEFICIARY_KINDS, CHANNELS, PAYMENT_FREQUENCIES, PAYMENT_MODES,
@@ -122,6 +125,10 @@ class ProductView(PortalModelView):
                     "loan_ratio", "has_death_benefit", "annuity_options",
                     "survival_beneficiary_changeable", "is_active"]
     add_columns = ["code"] + edit_columns
+    # a new product starts from the 默认犹豫期 setting (系统管理 → 业务参数), not a number in the model
+    add_form_extra_fields = {"hesitation_days": IntegerField(
+        _l("犹豫期(天)"), default=lambda: business_settings.get("HESITATION_DAYS"),
+        validators=[InputRequired()], widget=BS3TextFieldWidget())}
 
 
 class BeneficiaryView(PortalModelView):

@@ -1,6 +1,7 @@
 """An operator's edit of a policy in the admin goes through services/policy.py: intake's rules
 (dates not before the issue date, money as an amount of DECIMAL(14,2)), and a new receipt-signed date
 moves the hesitation deadline of the policy's open revisit tasks (issue 10, point 5)."""
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -94,9 +95,20 @@ def test_a_new_receipt_date_moves_the_open_tasks_hesitation_deadline(seeded, cli
 
 def test_a_closed_task_keeps_its_deadline(seeded, client):
     policy = _policy()
-    task_id = make_task(POLICY_NO, status="SUCCESS")
+    task_id = make_task(POLICY_NO, status="SUCCESS", open_policy_id=None)  # as a successful visit leaves it
     deadline = db.session.get(RevisitTask, task_id).hesitation_deadline
     login(client, "operator")
     _edit(client, policy, receipt_signed_date=(policy.issue_date + timedelta(days=1)).isoformat())
     db.session.expire_all()
     assert db.session.get(RevisitTask, task_id).hesitation_deadline == deadline
+
+
+def test_a_new_product_starts_with_the_hesitation_days_setting(seeded, client):
+    from app.models.setting import Setting
+
+    db.session.add(Setting(key="HESITATION_DAYS", value="20"))
+    db.session.commit()
+    login(client, "operator")
+    page = client.get("/productview/add").get_data(as_text=True)
+    field = re.search(r'<input[^>]*id="hesitation_days"[^>]*>', page).group(0)
+    assert 'value="20"' in field
