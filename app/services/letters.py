@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models.revisit import CALL_OUTCOMES, RevisitTask
 from app.services import clock
 from app.services.errors import DomainError
+from app.services.privacy import mask_mobile
 
 FONT = "STSong-Light"
 COMPANY = "爱心人寿保险股份有限公司"
@@ -64,11 +65,11 @@ def letter_pdf(task_id):
         _para(st["body"], "尊敬的{name}{title}:", name=holder.name, title=title),
         _para(st["body"],
               "感谢您选择{company}。您投保的《{product}》(保险单号:{policy_no},"
-              "承保日期:{issued})需要进行新契约回访。我们曾多次致电您预留的手机号码,"
+              "承保日期:{issued})需要进行新契约回访。我们曾多次致电您预留的手机号码 {mobile},"
               "未能与您本人完成电话回访,现以信函方式请您确认以下内容。请在回执上逐项勾选“是”或“否”,"
               "签名并注明日期后寄回或拍照交回我司。如有疑问,请致电客服热线 {hotline}。",
               company=COMPANY, product=policy.product.name, policy_no=policy.policy_no,
-              issued=f"{policy.issue_date:%Y年%m月%d日}", hotline=hotline),
+              issued=f"{policy.issue_date:%Y年%m月%d日}", hotline=hotline, mobile=mask_mobile(holder.mobile)),
         Spacer(1, 4 * mm),
         _para(st["h2"], "回访问题"),
     ]

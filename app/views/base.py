@@ -8,23 +8,12 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 
 from app.security import ALL_TASK_ROLES, role_names
+from app.services.privacy import mask_id_number, mask_mobile  # the one masking rule, for the views
 
 READ_ONLY = {"can_list", "can_show"}
 # Labels for the columns every table has, unless a view names them itself.
 COMMON_LABELS = {"id": _l("编号"), "created_at": _l("创建时间"), "updated_at": _l("更新时间")}
 NO_DELETE = {"can_list", "can_show", "can_add", "can_edit"}
-
-
-def mask_id_number(value):
-    """Show the first 3 and last 4 characters: 110***********1234."""
-    if not value:
-        return value
-    value = str(value)
-    return value[:3] + "*" * max(len(value) - 7, 0) + value[-4:] if len(value) > 7 else "*" * len(value)
-
-
-def mask_mobile(value):
-    return f"{value[:3]}****{value[-4:]}" if value and len(value) >= 11 else value
 
 
 def _blank_if_none(value):

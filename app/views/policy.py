@@ -11,14 +11,15 @@ from wtforms import IntegerField, ValidationError
 from wtforms.validators import InputRequired
 
 from app.extensions import db
-from app.services import policy as policies, unit
-from app.services import settings as business_settings
-from app.services.errors import DomainError
 from app.models.customer import AUTH_STATUSES, GENDERS, ID_TYPES, Customer
 from app.models.policy import (BENEFICIARY_KINDS, CHANNELS, PAYMENT_FREQUENCIES, PAYMENT_MODES,
                                POLICY_STATUSES, RELATIONSHIPS, Beneficiary, Policy)
 from app.models.product import ANNUITY_METHODS, PRODUCT_KINDS, Product
-from app.views.base import READ_ONLY, PortalModelView, _l, datamodel, mask_id_number, mask_mobile
+from app.services import policy as policies, unit
+from app.services import settings as business_settings
+from app.services.errors import DomainError
+from app.services.privacy import mask_id_number, mask_mobile
+from app.views.base import READ_ONLY, PortalModelView, _l, datamodel
 
 CUSTOMER_LABELS = {
     "customer_no": _l("客户号"), "name": _l("姓名"), "gender": _l("性别"),
