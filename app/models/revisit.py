@@ -5,7 +5,8 @@ from sqlalchemy.orm import relationship
 
 from app.models.base import Model, TimestampMixin, Undeletable
 
-# Revisit task lifecycle; the transitions live in app/services/revisit.py.
+# Revisit task statuses; the transitions and the status groups live in app/services/revisit/states.py
+# (a test checks that these are exactly the table's).
 TASK_STATUSES = {
     "PENDING": _l("待回访"),          # created, e-revisit SMS not yet sent
     "SMS_SENT": _l("待电子回访"),      # link sent, customer may answer online
@@ -15,10 +16,7 @@ TASK_STATUSES = {
     "SUCCESS": _l("回访成功"),
     "PROBLEM": _l("问题件"),
     "LETTER_DUE": _l("待信函回访"),
-    "FAILED": _l("回访失败"),
-    "CANCELLED": _l("已撤销"),
 }
-OPEN_STATUSES = ("PENDING", "SMS_SENT", "PHONE_QUEUE", "IN_CALL", "CALLBACK", "PROBLEM", "LETTER_DUE")
 TASK_CHANNELS = {"ELECTRONIC": _l("电子化回访"), "PHONE": _l("电话回访"), "LETTER": _l("信函回访")}
 CALL_OUTCOMES = {
     "SUCCESS": _l("成功"),

@@ -9,11 +9,13 @@ from datetime import timedelta
 from sqlalchemy import case, func, select
 
 from app.extensions import db
-from app.models.revisit import OPEN_STATUSES, TASK_CHANNELS, TASK_STATUSES, RevisitTask
+from app.models.revisit import TASK_CHANNELS, TASK_STATUSES, RevisitTask
 from app.services import clock
+from app.services.revisit.states import OPEN as OPEN_STATUSES
+from app.services.revisit.states import PHONE_FAILED, STILL_ONLINE, targets_of
 
 DUE_SOON_DAYS = 2
-STILL_ONLINE = ("PENDING", "SMS_SENT")
+ONLINE_SUCCESS, PHONE_SUCCESS = targets_of("all_yes"), targets_of("call_success")
 
 
 def _rate(part, whole):
@@ -27,10 +29,10 @@ def _period_figures(cells):
         by_status[status] = by_status.get(status, 0) + n
         by_channel[channel] = by_channel.get(channel, 0) + n
     total = sum(cells.values())
-    online_success = cells.get(("SUCCESS", "ELECTRONIC"), 0)
-    decided = total - sum(by_status.get(s, 0) for s in STILL_ONLINE + ("CANCELLED",))
-    phone_success = cells.get(("SUCCESS", "PHONE"), 0)
-    phone_ended = phone_success + by_status.get("LETTER_DUE", 0) + by_status.get("FAILED", 0)
+    online_success = sum(cells.get((s, "ELECTRONIC"), 0) for s in ONLINE_SUCCESS)
+    decided = total - sum(by_status.get(s, 0) for s in STILL_ONLINE)
+    phone_success = sum(cells.get((s, "PHONE"), 0) for s in PHONE_SUCCESS)
+    phone_ended = phone_success + sum(by_status.get(s, 0) for s in PHONE_FAILED)
     return {
         "total": total,
         "cells": cells,

@@ -14,6 +14,8 @@ from app.extensions import db
 from app.models.policy import Policy
 from app.models.revisit import CALL_OUTCOMES, TASK_CHANNELS, TASK_STATUSES, CallAttempt, RevisitTask
 from app.services import audit
+from app.services.privacy import mask_id_number, mask_mobile
+from app.services.revisit.states import RESULTS
 from app.services.errors import DomainError
 
 COLUMNS = [
@@ -37,18 +39,6 @@ def spreadsheet_safe(value):
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def _mask_id(value):
-    from app.views.base import mask_id_number
-
-    return mask_id_number(value)
-
-
-def _mask_mobile(value):
-    from app.views.base import mask_mobile
-
-    return mask_mobile(value)
-
-
 def parse_range(start, end):
     try:
         start = start if isinstance(start, date) else date.fromisoformat(str(start).strip())
@@ -60,20 +50,31 @@ def parse_range(start, end):
     return start, end
 
 
-def result_rows(start, end):
-    """Tasks with a result (success, problem, letter due, failed) reached between the dates,
-    inclusive: by completion time, else by the time the task last changed."""
+def _reached():
+    return func.coalesce(RevisitTask.completed_at, RevisitTask.updated_at)
+
+
+def _results_where(start, end):
+    """Tasks with a result (success, problem, letter due: states.RESULTS) reached between the
+    dates, inclusive: by completion time, else by the time the task last changed."""
     start, end = parse_range(start, end)
-    reached = func.coalesce(RevisitTask.completed_at, RevisitTask.updated_at)
-    return (db.session.query(RevisitTask)
-            .filter(RevisitTask.status.in_(("SUCCESS", "PROBLEM", "LETTER_DUE", "FAILED")),
-                    reached >= start, reached < end + timedelta(days=1))
+    return (RevisitTask.status.in_(RESULTS), _reached() >= start, _reached() < end + timedelta(days=1))
+
+
+def results_query(start, end):
+    """The results between the dates in their order (the call-centre API pages it in SQL)."""
+    return db.session.query(RevisitTask).filter(*_results_where(start, end)).order_by(_reached(), RevisitTask.id)
+
+
+def result_rows(start, end):
+    """Every result between the dates, with what a row of the workbook needs loaded."""
+    return (results_query(start, end)
             .options(selectinload(RevisitTask.policy).selectinload(Policy.product),
                      selectinload(RevisitTask.policy).selectinload(Policy.holder),
                      selectinload(RevisitTask.policy).selectinload(Policy.insured),
                      selectinload(RevisitTask.attempts).selectinload(CallAttempt.agent),
                      selectinload(RevisitTask.answers), selectinload(RevisitTask.assigned_to))
-            .order_by(reached, RevisitTask.id).all())
+            .all())
 
 
 def row_values(task):
@@ -88,8 +89,8 @@ def row_values(task):
     if task.attempts and not agent:
         agent = task.attempts[-1].agent.username
     return [
-        policy.policy_no, policy.product.name, policy.holder.name, _mask_id(policy.holder.id_number),
-        _mask_mobile(policy.holder.mobile), policy.insured.name, _mask_id(policy.insured.id_number),
+        policy.policy_no, policy.product.name, policy.holder.name, mask_id_number(policy.holder.id_number),
+        mask_mobile(policy.holder.mobile), policy.insured.name, mask_id_number(policy.insured.id_number),
         policy.issue_date, policy.receipt_signed_date, task.hesitation_deadline,
         str(TASK_CHANNELS.get(task.channel, task.channel)), str(TASK_STATUSES.get(task.status, task.status)),
         task.completed_at, task.attempt_count, attempts, agent, task.problem_reason or "", answers,
@@ -127,8 +128,4 @@ def results_xlsx(start, end):
 
 
 def count_results(start, end):
-    start, end = parse_range(start, end)
-    reached = func.coalesce(RevisitTask.completed_at, RevisitTask.updated_at)
-    return db.session.scalar(select(func.count()).select_from(RevisitTask).where(
-        RevisitTask.status.in_(("SUCCESS", "PROBLEM", "LETTER_DUE", "FAILED")),
-        reached >= start, reached < end + timedelta(days=1)))
+    return db.session.scalar(select(func.count()).select_from(RevisitTask).where(*_results_where(start, end)))

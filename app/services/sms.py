@@ -21,7 +21,7 @@ from sqlalchemy import and_, insert, or_, update
 
 from app.extensions import db
 from app.models.sms import SmsMessage, SmsTemplate
-from app.services import audit, clock
+from app.services import audit, clock, unit
 from app.services.errors import DomainError
 
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
@@ -107,6 +107,33 @@ def queue_many(template_code, items, purpose=None) -> list:
                  after={"template": template_code, "count": len(ids), "first_id": min(ids),
                         "last_id": max(ids)})
     return ids
+
+
+def batches(items, size=BATCH_SIZE):
+    """The one batch splitter: a SendBatchSms call takes at most BATCH_SIZE numbers."""
+    items = list(items)
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+def split_batches(message_ids, size=BATCH_SIZE):
+    """Message ids as send jobs: ([chunks of two or more ids], [ids that go alone]); a chunk of
+    one is a plain SendSms."""
+    chunks, singles = [], []
+    for chunk in batches(message_ids, size):
+        if len(chunk) == 1:
+            singles.extend(chunk)
+        else:
+            chunks.append(chunk)
+    return chunks, singles
+
+
+def send_after_commit(message_ids):
+    """Send these queued messages once the current transaction commits (dropped on rollback)."""
+    chunks, singles = split_batches(message_ids)
+    for chunk in chunks:
+        unit.enqueue("sms.send_batch", chunk)
+    for message_id in singles:
+        unit.enqueue("sms.send", message_id)
 
 
 def _due(now):
@@ -239,8 +266,7 @@ def send_batch(message_ids) -> dict:
     counts = {}
     for (backend_name, template_id), messages in groups.items():
         backend = backend_for(backend_name)
-        for start in range(0, len(messages), BATCH_SIZE):
-            chunk = messages[start:start + BATCH_SIZE]
+        for chunk in batches(messages):
             template = db.session.get(SmsTemplate, template_id)
             try:
                 result = backend.send_batch(chunk, template, out_id=token[6:38])
@@ -289,15 +315,12 @@ def due_work(limit=5000):
             singles.append(row.id)
         else:
             groups.setdefault((row.backend, row.template_id), []).append(row.id)
-    batches = []
+    calls = []
     for ids in groups.values():
-        for start in range(0, len(ids), BATCH_SIZE):
-            chunk = ids[start:start + BATCH_SIZE]
-            if len(chunk) == 1:
-                singles.append(chunk[0])
-            else:
-                batches.append(chunk)
-    return batches, sorted(singles)
+        chunks, alone = split_batches(ids)
+        calls.extend(chunks)
+        singles.extend(alone)
+    return calls, sorted(singles)
 
 
 def flag_stuck(older_than=STUCK_AFTER) -> int:

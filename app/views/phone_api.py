@@ -9,12 +9,8 @@ from datetime import datetime
 from flask import request
 from flask_appbuilder.api import BaseApi, expose
 from flask_appbuilder.security.decorators import permission_name, protect
-from sqlalchemy.orm import selectinload
 
-from app.extensions import db
-from app.models.policy import Policy
-from app.models.revisit import CallAttempt, RevisitTask
-from app.services import export
+from app.services import phone_revisit
 from app.services.errors import DomainError
 from app.views.api import TruthfulSpec
 
@@ -81,15 +77,15 @@ class PhoneRevisitApi(TruthfulSpec, BaseApi):
         paging = _paging()
         if paging is None:
             return self.response_400(message="page / page_size must be integers")
+        page, size = paging
         try:
-            rows = export.result_rows(request.args.get("from", ""), request.args.get("to", ""))
+            tasks, total = phone_revisit.results_page(request.args.get("from", ""), request.args.get("to", ""),
+                                                      page, size)
         except DomainError as exc:
             return self.response_400(message=exc.message)
         except OverflowError:  # a date at the end of the calendar (9999-12-31) plus a day
             return self.response_400(message="from / to out of range")
-        page, size = paging
-        chunk = rows[(page - 1) * size: page * size]
-        return self.response(200, count=len(rows), page=page, result=[_task_json(t) for t in chunk])
+        return self.response(200, count=total, page=page, result=[_task_json(t) for t in tasks])
 
     @expose("/results/<policy_no>", methods=["GET"])
     @protect()
@@ -104,12 +100,9 @@ class PhoneRevisitApi(TruthfulSpec, BaseApi):
             200: {description: the policy's revisit tasks}
             404: {$ref: '#/components/responses/404'}
         """
-        policy = db.session.query(Policy).filter_by(policy_no=policy_no).one_or_none()
-        if policy is None or policy.policy_no != policy_no:
+        tasks = phone_revisit.tasks_of_policy(policy_no)
+        if tasks is None:
             return self.response_404()
-        tasks = (db.session.query(RevisitTask).filter_by(policy_id=policy.id)
-                 .options(selectinload(RevisitTask.attempts), selectinload(RevisitTask.answers))
-                 .order_by(RevisitTask.id.desc()).all())
         return self.response(200, result=[_task_json(t) for t in tasks])
 
     @expose("/attempts", methods=["GET"])
@@ -135,9 +128,5 @@ class PhoneRevisitApi(TruthfulSpec, BaseApi):
         if paging is None:
             return self.response_400(message="page / page_size must be integers")
         page, size = paging
-        query = db.session.query(CallAttempt).filter(CallAttempt.started_at >= since)
-        total = query.count()
-        rows = (query.options(selectinload(CallAttempt.task).selectinload(RevisitTask.policy),
-                              selectinload(CallAttempt.agent))
-                .order_by(CallAttempt.started_at, CallAttempt.id).offset((page - 1) * size).limit(size).all())
+        rows, total = phone_revisit.attempts_page(since, page, size)
         return self.response(200, count=total, page=page, result=[_attempt_json(a) for a in rows])

@@ -3,6 +3,8 @@ from app.models.policy import PAYMENT_MODES
 from app.models.revisit import (CALL_OUTCOMES, TASK_CHANNELS, TASK_STATUSES, CallAttempt, Question,
                                 QuestionnaireTemplate, RevisitAnswer, RevisitEvidence, RevisitLink,
                                 RevisitTask)
+from app.models.sms import SMS_STATUSES
+from app.services import revisit
 from app.views.base import (READ_ONLY, OwnTasksUnlessSupervisor, PortalModelView, _l, datamodel)
 from flask_appbuilder import expose, has_access
 
@@ -75,17 +77,8 @@ class RevisitTaskView(PortalModelView):
     def show(self, pk):
         """The task with its e-revisit trail: SMS sent with receipts, answers, evidence."""
         widgets = self._show(pk)  # applies the base filters: an agent gets 404 for others' tasks
-        from app.extensions import db
-        from app.models.sms import SMS_STATUSES, SmsMessage
-
         task = self.datamodel.get(pk, self._base_filters)
-        sms_filter = SmsMessage.link_id == task.link_id if task.link_id else SmsMessage.id.is_(None)
-        messages = db.session.query(SmsMessage).filter(sms_filter).order_by(SmsMessage.id).all()
-        evidence = db.session.query(RevisitEvidence).filter(
-            (RevisitEvidence.task_id == task.id) |
-            ((RevisitEvidence.link_id == task.link_id) & RevisitEvidence.task_id.is_(None))
-        ).order_by(RevisitEvidence.occurred_at, RevisitEvidence.id).all() if task.link_id else \
-            db.session.query(RevisitEvidence).filter_by(task_id=task.id).all()
+        messages, evidence = revisit.trail(task)
         return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
                                     related_views=self._related_views, task=task, messages=messages,
                                     sms_statuses=SMS_STATUSES, evidence=evidence, answers=task.answers)

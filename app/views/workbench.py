@@ -16,9 +16,11 @@ from app.models.identity import VERIFICATION_STATUSES
 from app.models.revisit import CALL_OUTCOMES, TASK_CHANNELS, TASK_STATUSES, RevisitTask
 from app.models.sms import SMS_STATUSES
 from app.security import ALL_TASK_ROLES, role_names
-from app.services import clock, letters, phone_revisit
+from app.services import clock, letters, phone_revisit, settings
 from app.services.errors import DomainError
-from app.views.base import mask_id_number, mask_mobile
+from app.services.privacy import mask_id_number, mask_mobile
+from app.services.revisit import render_questions
+from app.services.revisit.states import BOARD, HELD, LETTER, can
 
 SUPERVISOR_ROLES = {"Admin", "Supervisor"}
 LABELS = {"statuses": TASK_STATUSES, "channels": TASK_CHANNELS, "outcomes": CALL_OUTCOMES,
@@ -52,20 +54,10 @@ class AgentWorkbenchView(BaseView):
     @has_access
     @permission_name("list")
     def index(self):
-        user_id = g.user.id
-        mine = (db.session.query(RevisitTask)
-                .filter(RevisitTask.assigned_to_id == user_id, RevisitTask.reserved_until.isnot(None),
-                        RevisitTask.status.in_(("IN_CALL", "CALLBACK")))
-                .order_by(RevisitTask.status.desc(), RevisitTask.callback_at, RevisitTask.id).all())
-        today_start = clock.start_of_day(clock.today())
-        done = (db.session.query(RevisitTask)
-                .filter(RevisitTask.assigned_to_id == user_id,
-                        RevisitTask.status.in_(phone_revisit.RESULT_STATUSES),
-                        RevisitTask.updated_at >= today_start)
-                .order_by(RevisitTask.updated_at.desc()).limit(50).all())
-        return self.render_template("workbench/index.html", mine=mine, done=done,
+        return self.render_template("workbench/index.html", mine=phone_revisit.held_by(g.user.id),
+                                    done=phone_revisit.done_today(g.user.id),
                                     queue_size=phone_revisit.queue_size(), form=ActionForm(),
-                                    now=clock.now(), labels=LABELS)
+                                    now=clock.now(), labels=LABELS, can=can)
 
     @expose("/next", methods=["POST"])
     @has_access
@@ -111,10 +103,8 @@ class AgentWorkbenchView(BaseView):
             abort(404)
 
     def _render_task(self, task, form=None, answers=None, revealed=None, error=None, status=200):
-        from app.services.revisit import render_questions
-
         policy = task.policy
-        mine = task.assigned_to_id == g.user.id and task.status in ("IN_CALL", "CALLBACK")
+        mine = task.assigned_to_id == g.user.id and task.status in HELD
         holder, insured = policy.holder, policy.insured
         revealed = revealed or {}
         masked = {
@@ -127,8 +117,8 @@ class AgentWorkbenchView(BaseView):
             masked=masked, revealed=revealed, questions=render_questions(task),
             history=phone_revisit.history(task), form=form or AttemptForm(formdata=None),
             answers=answers or {}, action_form=ActionForm(), mine=mine, error=error,
-            labels=LABELS, mask_mobile=mask_mobile, can_record=mine,
-            max_attempts=phone_revisit._setting("PHONE_MAX_ATTEMPTS"), now=clock.now())
+            labels=LABELS, mask_mobile=mask_mobile, can_record=mine, can=can, letter_due=task.status in LETTER,
+            max_attempts=settings.get("PHONE_MAX_ATTEMPTS"), now=clock.now())
         return body if status == 200 else (body, status)
 
     @expose("/task/<int:task_id>")
@@ -136,8 +126,8 @@ class AgentWorkbenchView(BaseView):
     @permission_name("show")
     def task(self, task_id):
         task = self._task_or_404(task_id)
-        if task.assigned_to_id == g.user.id and task.status == "IN_CALL":
-            phone_revisit.touch(task.id, g.user.id)
+        if task.assigned_to_id == g.user.id:
+            phone_revisit.touch(task.id, g.user.id)  # only a live call of theirs: the service decides
         return self._render_task(task)
 
     @expose("/task/<int:task_id>/reveal", methods=["POST"])
@@ -153,7 +143,7 @@ class AgentWorkbenchView(BaseView):
             value = phone_revisit.reveal(task.id, g.user.id, _sees_all(), field)
         except DomainError as exc:
             return self._render_task(task, error=exc.message, status=400)
-        if task.assigned_to_id == g.user.id and task.status == "IN_CALL":
+        if task.assigned_to_id == g.user.id:
             phone_revisit.touch(task.id, g.user.id)
         return self._render_task(db.session.get(RevisitTask, task.id), revealed={field: value})
 
@@ -161,8 +151,6 @@ class AgentWorkbenchView(BaseView):
     @has_access
     @permission_name("record")
     def attempt(self, task_id):
-        from app.services.revisit import render_questions
-
         task = self._task_or_404(task_id)
         form = AttemptForm()
         question_ids = [q["question_id"] for q in render_questions(task)]
@@ -191,7 +179,7 @@ class AgentWorkbenchView(BaseView):
         flash(_("已登记通话结果:%(outcome)s;任务状态:%(status)s",
                 outcome=CALL_OUTCOMES[form.outcome.data] if task.status != "PROBLEM" else CALL_OUTCOMES["PROBLEM"],
                 status=TASK_STATUSES.get(task.status, task.status)), "success")
-        if task.status == "LETTER_DUE":
+        if task.status in LETTER:
             return redirect(url_for(".task", task_id=task.id))
         return redirect(url_for(".index"))
 
@@ -227,28 +215,17 @@ class RevisitSupervisionView(BaseView):
             page = max(int(request.args.get("page", 1)), 1)
         except ValueError:
             page = 1
-        query = db.session.query(RevisitTask)
-        if status in phone_revisit.PHONE_OPEN or status in ("LETTER_DUE",):
-            query = query.filter(RevisitTask.status == status)
-        else:
-            status = ""
-            query = query.filter(RevisitTask.status.in_(phone_revisit.PHONE_OPEN))
-        if agent.isdigit():
-            query = query.filter(RevisitTask.assigned_to_id == int(agent))
-        total = query.count()
-        tasks = (query.order_by(RevisitTask.is_problem.desc(), RevisitTask.hesitation_deadline,
-                                RevisitTask.created_at, RevisitTask.id)
-                 .offset((page - 1) * self.page_size).limit(self.page_size).all())
+        status = status if status in BOARD else ""
+        tasks, total = phone_revisit.board(status or None, int(agent) if agent.isdigit() else None,
+                                           page, self.page_size)
         load = phone_revisit.agent_load()
-        problems = (db.session.query(RevisitTask)
-                    .filter(RevisitTask.status == "PROBLEM")
-                    .order_by(RevisitTask.hesitation_deadline, RevisitTask.id).limit(50).all())
+        problems = phone_revisit.problem_cases()
         assign_form = AssignForm()
         assign_form.agent_id.choices = [(a["id"], f"{a['username']} {a['name']}") for a in load]
         return self.render_template(
             "workbench/supervision.html", tasks=tasks, total=total, page=page, page_size=self.page_size,
             status=status, agent=agent, load=load, problems=problems, assign_form=assign_form,
-            action_form=ActionForm(), labels=LABELS, open_statuses=phone_revisit.PHONE_OPEN + ("LETTER_DUE",),
+            action_form=ActionForm(), labels=LABELS, open_statuses=BOARD, can=can,
             can_act=_is_supervisor())
 
     def _back(self):

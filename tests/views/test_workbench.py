@@ -267,3 +267,27 @@ def test_call_centre_reads_results_and_attempts_through_the_api(seeded, client):
     login(browser, "supervisor")
     assert browser.get("/api/v1/phone_revisit/attempts?since=2026-11-24T00:00:00").status_code in (401, 403)
 
+
+
+def test_the_board_offers_assign_and_release_exactly_where_the_state_table_allows_them(seeded, client):
+    from app.services.revisit import states
+
+    a1 = user_id("agent1")
+    tasks = {status: phone_task(status=status, assigned_to_id=a1 if status in states.HELD else None,
+                                reserved_until=datetime(2030, 1, 1) if status in states.HELD else None,
+                                callback_at=datetime(2030, 1, 1) if status == "CALLBACK" else None)
+             for status in states.BOARD}
+    login(client, "supervisor")
+    token = csrf_token(client.get("/supervision/").get_data(as_text=True))
+    for status, task_id in tasks.items():
+        html = client.get(f"/supervision/?status={status}").get_data(as_text=True)
+        assert f"#{task_id}<" in html
+        for event in ("assign", "release"):
+            button = f'action="/supervision/{event}/{task_id}"' in html
+            assert button == states.can(status, event), (status, event)
+        reply = client.post(f"/supervision/release/{task_id}", data={"csrf_token": token}, follow_redirects=True)
+        # the service does exactly what the page offered: released, or refused with a reason
+        assert (f"任务 {task_id} 已放回队列" in reply.get_data(as_text=True)) == states.can(status, "release")
+        db.session.expire_all()
+        after = db.session.get(RevisitTask, task_id).status
+        assert after == (states.target_of("release") if states.can(status, "release") else status), status
