@@ -123,8 +123,7 @@ def _record_bind_failure(phone, openid, id_type, id_number):
 
 
 def _locked_error():
-    config = current_app.config
-    return DomainError("bind_locked", minutes=config["BIND_LOCK_MINUTES"], hotline=config["HOTLINE"])
+    return DomainError("bind_locked", minutes=current_app.config["BIND_LOCK_MINUTES"])
 
 
 def _same_name(stored, entered):
@@ -166,7 +165,7 @@ def bind(name, id_type, id_number, mobile, code=None, signed_in_phone=None, open
     if openid:
         if customer.wechat_openid and customer.wechat_openid != openid:
             db.session.commit()  # the code, if one was given, is spent although binding is refused
-            raise DomainError("bind_wechat_taken", hotline=current_app.config["HOTLINE"])
+            raise DomainError("bind_wechat_taken")
         customer.wechat_openid = openid
     audit.record(db.session, "bound", BIND_ENTITY, _account_key(signed_in_phone, openid),
                  after={"customer_id": customer.id})
@@ -251,7 +250,7 @@ def failed_videos_today(customer_id):
 
 def check_face_tries(customer_id):
     if failed_videos_today(customer_id) >= business_settings.get("FACE_MAX_TRIES"):
-        raise DomainError("face_too_many_today", hotline=current_app.config["HOTLINE"])
+        raise DomainError("face_too_many_today")
 
 
 def start_video_check(customer_id, video_bytes, challenge_digits, purpose, ip=None, user_agent=None):

@@ -290,7 +290,7 @@ def questionnaire(code, task_id):
     if task.status != "SMS_SENT" and request.method == "GET":
         key = "task_already_answered" if task.status in ("SUCCESS", "PROBLEM") else "task_not_online"
         return render_template("h5/message.html", title=_("温馨提示"), status="info",
-                               message=DomainError(key, hotline=current_app.config["HOTLINE"]).message,
+                               message=DomainError(key).message,
                                back_url=url_for(".pending_list", code=code)), 409
     questions = revisit.render_questions(task)
     form = questionnaire_form(questions, task_id=str(task.id))

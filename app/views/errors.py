@@ -12,6 +12,8 @@ import prison
 from flask import current_app, jsonify, render_template, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
 from werkzeug.exceptions import InternalServerError
 from werkzeug.routing import IntegerConverter
 
@@ -128,7 +130,22 @@ def _rison_problem(value):
     return False
 
 
+def _check_fab_csrf():
+    """Flask-AppBuilder's own forms (login, add, edit, delete, actions, user info) re-render the form
+    without a word when the CSRF token is stale or forged: check it before they run, so the answer
+    is the one clear page (_http_error). The portal's own views say it in their own words."""
+    function = current_app.view_functions.get(request.endpoint)
+    if request.method != "POST" or not getattr(function, "__module__", "").startswith("flask_appbuilder.") \
+            or not current_app.config.get("WTF_CSRF_ENABLED", True) or request.path.startswith("/api/"):
+        return
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError as error:
+        raise CSRFError(error.args[0]) from None
+
+
 def check_request():
+    _check_fab_csrf()
     # ids in the path (FAB's <pk> is a string): beyond BIGINT no row exists
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and (name == "pk" or name.endswith("_id")) and _DIGITS.fullmatch(value):
@@ -182,8 +199,6 @@ def _overflow(error):
 def _http_error(error):
     """Werkzeug's English error pages (abort(400), a CSRF failure, a wrong method, an upload over
     MAX_CONTENT_LENGTH) as the portal's own Chinese page, or JSON for the API."""
-    from flask_wtf.csrf import CSRFError
-
     if isinstance(error, CSRFError):
         message = _("页面已过期,请重新提交。")
     elif error.code == 403:

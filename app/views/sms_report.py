@@ -12,7 +12,7 @@ import json
 
 from flask import Blueprint, current_app, jsonify, request
 
-from app.services import audit, sms
+from app.services import audit, sms, unit
 from app.services.errors import DomainError
 
 bp = Blueprint("sms_report", __name__)
@@ -57,7 +57,7 @@ def sms_report():
     except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
         return _reply(400, "请求体应为 JSON 数组")
     try:
-        with audit.acting_as("aliyun:sms-report"):
+        with audit.acting_as("aliyun:sms-report"), unit.work():
             counts = sms.record_receipts(payload)
     except DomainError as exc:
         return jsonify(code=400, msg=exc.message), 400
