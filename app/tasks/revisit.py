@@ -1,7 +1,7 @@
 """E-revisit jobs run by Celery beat (app/tasks/schedule.py): thin wrappers over app/services/revisit.py."""
 from celery import shared_task
 
-from app.services import audit, revisit
+from app.services import audit, revisit, unit
 
 
 @shared_task(name="revisit.issue_invitations", ignore_result=True)
@@ -24,9 +24,6 @@ def send_reminders():
 
 @shared_task(name="revisit.create_task", ignore_result=True)
 def create_task(policy_id):
-    with audit.acting_as("celery:revisit.create"):
+    with audit.acting_as("celery:revisit.create"), unit.work():
         task = revisit.create_task_for_policy(policy_id)
-        from app.extensions import db
-
-        db.session.commit()
         return task.id if task else None

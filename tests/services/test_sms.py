@@ -465,3 +465,26 @@ def test_a_first_send_does_not_wait_for_a_worker_whose_clock_is_behind(fake, fro
     message_id = queue_invite()
     frozen.shift(timedelta(seconds=-30))
     assert sms.send(message_id) == "SENT" and len(fake.calls()) == 1
+
+
+def test_one_splitter_makes_the_send_jobs_after_the_commit(app, seeded, monkeypatch):
+    """Invitations and the beat job split with the one splitter: SendBatchSms calls of at most 100
+    numbers, a lone message as a plain send; the jobs leave after the commit, never on a rollback."""
+    from app.services import unit
+
+    assert sms.split_batches(range(1, 202)) == ([list(range(1, 101)), list(range(101, 201))], [201])
+    assert sms.split_batches([7, 8]) == ([[7, 8]], []) and sms.split_batches([]) == ([], [])
+    celery, sent = app.extensions["celery"], []
+    for name in ("sms.send", "sms.send_batch"):
+        monkeypatch.setattr(celery.tasks[name], "apply_async",
+                            lambda args=(), kwargs=None, _name=name, **_: sent.append((_name, tuple(args))))
+    with pytest.raises(RuntimeError):
+        with unit.work():
+            db.session.query(SmsMessage).count()  # the unit's transaction has begun
+            sms.send_after_commit(range(1, 103))
+            raise RuntimeError("rolled back")
+    assert sent == []
+    with unit.work():
+        sms.send_after_commit(range(1, 103))
+        assert sent == []
+    assert sent == [("sms.send_batch", (list(range(1, 101)),)), ("sms.send_batch", ([101, 102],))]

@@ -291,3 +291,22 @@ def test_the_board_offers_assign_and_release_exactly_where_the_state_table_allow
         db.session.expire_all()
         after = db.session.get(RevisitTask, task_id).status
         assert after == (states.target_of("release") if states.can(status, "release") else status), status
+
+
+def test_the_call_centre_api_pages_results_in_sql(seeded, client):
+    a1 = user_id("agent1")
+    with _travel(T0):
+        done = []
+        for _ in range(3):
+            task_id = _claimed()
+            phone_revisit.record_attempt(task_id, a1, "PROBLEM", note="客户要求退保")
+            done.append(task_id)
+    token = client.post("/api/v1/security/login", json={
+        "username": "integration", "password": PASSWORD, "provider": "db"}).get_json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    url = "/api/v1/phone_revisit/results?from=2026-11-24&to=2026-11-24&page_size=2"
+    first, second = (client.get(f"{url}&page={page}", headers=auth).get_json() for page in (1, 2))
+    assert first["count"] == second["count"] == 3
+    assert [t["task_id"] for t in first["result"] + second["result"]] == done
+    far = client.get(f"{url}&page={2 ** 62}", headers=auth)
+    assert far.status_code == 200 and far.get_json()["result"] == []
