@@ -193,8 +193,8 @@ def test_an_xlsx_of_too_many_rows_is_refused_while_streaming(app, monkeypatch):
     data = _xlsx([HEADER] + [["990000000000001", "AXH01", "2026-01-01", "1", "SINGLE", "1", "周新", "x", "1"]]
                   * (intake.MAX_ROWS + 50))
     read = []
-    original = intake._cells
-    monkeypatch.setattr(intake, "_cells", lambda values: read.append(1) or original(values))
+    original = intake.files._cells
+    monkeypatch.setattr(intake.files, "_cells", lambda values: read.append(1) or original(values))
     started = time.monotonic()
     with pytest.raises(DomainError) as err:
         intake.read_file(data)
@@ -220,7 +220,7 @@ def test_an_xlsx_whose_header_claims_millions_of_rows_is_refused_before_any_row(
             if item.filename == "xl/worksheets/sheet1.xml":
                 part = part.replace(b"<sheetViews>", b'<dimension ref="A1:I3000000"/><sheetViews>')
             target.writestr(item, part)
-    monkeypatch.setattr(intake, "_cells", lambda values: pytest.fail("a row was read"))
+    monkeypatch.setattr(intake.files, "_cells", lambda values: pytest.fail("a row was read"))
     with pytest.raises(DomainError) as err:
         intake.read_file(out.getvalue())
     assert err.value.key == "import_too_many_rows"
