@@ -477,3 +477,20 @@ def test_a_claim_that_waited_too_long_for_a_lock_runs_again(seeded, claim_path, 
             conn.execute(text("SET GLOBAL innodb_lock_wait_timeout = 50"))
         dbpool.autocommit_engine().dispose()
     assert reload(task_id).status == "IN_CALL"
+
+
+def test_the_callback_window_follows_the_admin_setting(seeded):
+    from app.models.setting import Setting
+
+    db.session.add(Setting(key="CALLBACK_MAX_DAYS", value="2"))
+    db.session.commit()
+    a1 = user_id("agent1")
+    with _travel(T0):
+        task_id = phone_task()
+        phone_revisit.claim_next(a1)
+        with pytest.raises(DomainError) as too_far:
+            phone_revisit.record_attempt(task_id, a1, "CALLBACK", callback_at="2026-11-26T09:01")
+        assert too_far.value.key == "callback_time_range" and "2 天" in too_far.value.message
+        db.session.rollback()
+        phone_revisit.record_attempt(task_id, a1, "CALLBACK", callback_at="2026-11-26T09:00")
+    assert reload(task_id).status == "CALLBACK"

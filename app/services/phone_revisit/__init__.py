@@ -9,8 +9,7 @@ Every status change is an event of the revisit task's one state table
 (app/services/revisit/states.py): claim, give_back, release, assign, reservation_lapse,
 callback_lapse, call_<outcome>, tries_run_out.
 """
-from app.services import settings
-from app.services.phone_revisit.attempts import (MAX_CALLBACK_DAYS, OUTCOME_STATUS, REACHED, UNCOUNTED,
+from app.services.phone_revisit.attempts import (OUTCOME_STATUS, REACHED, UNCOUNTED,
                                                  parse_callback_at, record_attempt)
 from app.services.phone_revisit.claim import (CLAIM_TRIES, assign, claim_next, claim_task, queue_filter,
                                               queue_size, release, release_lapsed, reopen_lapsed_callbacks,
@@ -23,12 +22,8 @@ from app.services.revisit.states import RESULTS as RESULT_STATUSES
 from app.services.revisit.states import can
 
 
-def _setting(key):
-    return settings.get(key)
-
-
 __all__ = ["claim_next", "claim_task", "release", "assign", "release_lapsed", "reopen_lapsed_callbacks",
            "record_attempt", "task_for", "history", "reveal", "agent_load", "queue_size", "queue_filter",
            "touch", "parse_callback_at", "policy_of", "held_by", "done_today", "board", "problem_cases",
            "results_page", "attempts_page", "tasks_of_policy", "can", "OUTCOME_STATUS", "RESULT_STATUSES",
-           "PHONE_OPEN", "BOARD", "REACHED", "UNCOUNTED", "MAX_CALLBACK_DAYS", "CLAIM_TRIES"]
+           "PHONE_OPEN", "BOARD", "REACHED", "UNCOUNTED", "CLAIM_TRIES"]

@@ -4,10 +4,9 @@ from datetime import datetime, timedelta
 
 from app.extensions import db
 from app.models.revisit import CALL_OUTCOMES, CallAttempt, RevisitAnswer
-from app.services import settings
-from app.services import clock
+from app.services import clock, settings
 from app.services.errors import DomainError
-from app.services.phone_revisit.claim import _locked
+from app.services.phone_revisit.claim import locked_task
 from app.services.revisit.questions import render_questions
 from app.services.revisit.states import HELD, TRANSITIONS, call_event, can, transition
 
@@ -18,7 +17,6 @@ OUTCOME_STATUS = {outcome: TRANSITIONS[(HELD[0], call_event(outcome))] for outco
 REACHED = {"SUCCESS", "PROBLEM", "CALLBACK"}
 # A booked callback is not a failed try: it does not count towards the cap.
 UNCOUNTED = {"CALLBACK"}
-MAX_CALLBACK_DAYS = 30
 
 
 def parse_callback_at(raw):
@@ -47,7 +45,7 @@ def record_attempt(task_id, agent_id, outcome, answers=None, callback_at=None, n
     if outcome not in CALL_OUTCOMES:
         raise DomainError("attempt_bad_outcome")
     now, today = clock.now(), clock.today()
-    task = _locked(task_id)
+    task = locked_task(task_id)
     if task.assigned_to_id != agent_id or not can(task, call_event(outcome)):
         raise DomainError("task_not_yours_to_record")
     answers = dict(answers or {})
@@ -75,8 +73,9 @@ def record_attempt(task_id, agent_id, outcome, answers=None, callback_at=None, n
         callback_at = parse_callback_at(callback_at)
         if callback_at is None:
             raise DomainError("callback_time_required")
-        if callback_at <= now or callback_at > now + timedelta(days=MAX_CALLBACK_DAYS):
-            raise DomainError("callback_time_range", days=MAX_CALLBACK_DAYS)
+        max_days = settings.get("CALLBACK_MAX_DAYS")
+        if callback_at <= now or callback_at > now + timedelta(days=max_days):
+            raise DomainError("callback_time_range", days=max_days)
     else:
         callback_at = None
     counted = outcome not in UNCOUNTED

@@ -264,7 +264,8 @@ def _lapse(event, lapsed, action, now):
     return moved
 
 
-def _locked(task_id):
+def locked_task(task_id):
+    """The task under a row lock (for a change that reads it first), or task_not_found."""
     task = db.session.query(RevisitTask).filter_by(id=task_id).with_for_update().one_or_none()
     if task is None:
         raise DomainError("task_not_found")
@@ -274,7 +275,7 @@ def _locked(task_id):
 def release(task_id, user_id, by_supervisor=False):
     """Give a task back to the queue: the agent their own call, a supervisor any task the state
     table lets go (a held call, a booked callback, a problem case)."""
-    task = _locked(task_id)
+    task = locked_task(task_id)
     if not by_supervisor and (task.assigned_to_id != user_id or not can(task, "give_back")):
         raise DomainError("task_not_found")
     task.status = transition(task.status, "release" if by_supervisor else "give_back")
@@ -292,7 +293,7 @@ def assign(task_id, agent_id, by_user_id=None):
     agent = db.session.get(User, agent_id)
     if agent is None or not agent.active or "Agent" not in {r.name for r in agent.roles}:
         raise DomainError("agent_not_found")
-    task = _locked(task_id)
+    task = locked_task(task_id)
     status = transition(task.status, "assign")
     until = clock.now() + timedelta(minutes=settings.get("CLAIM_RESERVATION_MINUTES"))  # before any change
     task.assigned_to_id = agent.id
