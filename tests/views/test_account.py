@@ -538,3 +538,13 @@ def test_a_full_width_id_number_and_mobile_bind_like_ascii(seeded, client):
                                     "code": code})
     response = bind(client, li.name, li.id_type, li.id_number.translate(full_width), li.mobile.translate(full_width))
     assert "保单绑定成功" in page(response), page(response)
+
+
+def test_the_customer_pages_mask_by_the_one_rule(app):
+    from flask import render_template_string
+
+    from app.services import privacy
+
+    with app.test_request_context("/my/"):
+        shown = render_template_string("{{ i|mask_id }} {{ m|mask_mobile }}", i="110105197803140033", m="13800138001")
+    assert shown == f"{privacy.mask_id_number('110105197803140033')} {privacy.mask_mobile('13800138001')}"

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import limiter
-from app.services import account, clock, urls
+from app.services import account, clock, privacy, urls
 
 bp = Blueprint("account", __name__, url_prefix="/my")
 
@@ -110,16 +110,9 @@ def _start_session(result):
         session[SESSION_CUSTOMER] = result.customer_id
 
 
-@bp.app_template_filter("mask_mobile")
-def mask_mobile(value):
-    value = value or ""
-    return value[:3] + "****" + value[-4:] if len(value) == 11 else value
-
-
-@bp.app_template_filter("mask_id")
-def mask_id(value):
-    value = value or ""
-    return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "****"
+# the one masking rule (app/services/privacy.py) for the customer's own pages too
+bp.add_app_template_filter(privacy.mask_mobile, "mask_mobile")
+bp.add_app_template_filter(privacy.mask_id_number, "mask_id")
 
 
 def _form_error(form):

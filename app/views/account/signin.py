@@ -3,13 +3,13 @@ from flask import abort, flash, g, redirect, render_template, request, session, 
 from flask_babel import gettext as _
 
 from app.forms.account import ResetCodeForm, SignInForm, SignOutForm
-from app.services import account, codes, unit, wechat
+from app.services import account, codes, privacy, unit, wechat
 from app.services.errors import DomainError
 from app.services.validation import normalize_text
 from app.services import settings as business_settings
 from app.views.account.base import (SESSION_MOBILE_HINT, SESSION_WECHAT_STATE, _forget_customer, _form_error,
                                     _message, _safe_next, _signed_in, _start_session, bp, callback_limit,
-                                    code_limit, mask_mobile, signin_limit)
+                                    code_limit, signin_limit)
 
 
 def _signin_page(form, error=None, status=200):
@@ -69,7 +69,7 @@ def send_code():
     except DomainError as error:
         flash(error.message, "error")
     else:
-        flash(_("验证码已发送至 %(mobile)s,%(minutes)s分钟内有效", mobile=mask_mobile(phone),
+        flash(_("验证码已发送至 %(mobile)s,%(minutes)s分钟内有效", mobile=privacy.mask_mobile(phone),
                 minutes=business_settings.get("CODE_VALID_MINUTES")), "success")
     if purpose == "BIND":
         session["account_bind_draft"] = {k: request.form.get(k, "")[:64] for k in ("name", "id_type", "id_number")}
