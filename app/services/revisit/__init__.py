@@ -11,7 +11,6 @@ Bulk moves (claiming tasks for the invitations, the day-4 expiry) are conditiona
 UPDATEs built from the state table: a row only moves when it is still in a state the event
 moves from, so two runs at the same time move every task exactly once.
 """
-from app.services import unit
 from app.services.revisit.creation import (choose_template, create_task_for_policy, create_tasks_for_policies,
                                            erevisit_deadline, hesitation_deadline, open_task_counts)
 from app.services.revisit.expiry import EXPIRABLE, expire_due
@@ -22,12 +21,9 @@ from app.services.revisit.questions import PLACEHOLDER, fill, policy_values, ren
 from app.services.revisit.states import OPEN as OPEN_STATUSES
 from app.services.revisit.states import TRANSITIONS, can, transition
 
-# services/intake.py still asks this (its retry loop is another engineer's); unit.is_lock_error is the rule
-is_deadlock = unit.is_lock_error
-
 __all__ = ["create_task_for_policy", "create_tasks_for_policies", "render_questions", "issue_invitations",
            "link_by_code", "link_state", "pending_tasks", "task_for_link", "submit_online_answers",
            "record_evidence", "choose_phone_visit", "expire_due", "send_reminders", "choose_template",
            "erevisit_deadline", "hesitation_deadline", "open_task_counts", "link_url", "new_link_code",
            "PLACEHOLDER", "fill", "policy_values", "OPEN_STATUSES", "EXPIRABLE", "TRANSITIONS", "can",
-           "transition", "is_deadlock", "trail"]
+           "transition", "trail"]
