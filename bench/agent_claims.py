@@ -220,9 +220,9 @@ def fill_dashboard(app, total):
             # created over the last 120 days (age = seq % 120 days); tasks older than 10 days are
             # settled (as tasks are within their hesitation period), younger ones are in every state
             " IF(seq % 120 > 10, ELT(1 + seq % 10, 'SUCCESS','SUCCESS','SUCCESS','SUCCESS','SUCCESS',"
-            "     'SUCCESS','SUCCESS','SUCCESS','FAILED','CANCELLED'),"
+            "     'SUCCESS','SUCCESS','SUCCESS','LETTER_DUE','PROBLEM'),"
             "   ELT(1 + seq % 20, 'SUCCESS','SUCCESS','SUCCESS','SUCCESS','SUCCESS','SUCCESS','SUCCESS','SUCCESS',"
-            "     'SUCCESS','SUCCESS','SUCCESS','SUCCESS','LETTER_DUE','FAILED','PROBLEM','PHONE_QUEUE',"
+            "     'SUCCESS','SUCCESS','SUCCESS','SUCCESS','LETTER_DUE','SUCCESS','PROBLEM','PHONE_QUEUE',"
             "     'CALLBACK','SMS_SENT','PENDING','IN_CALL')),"
             " ELT(1 + seq % 3, 'ELECTRONIC', 'PHONE', 'ELECTRONIC'), seq % 20 = 14,"
             " NOW() - INTERVAL (seq % 120) DAY + INTERVAL 4 DAY,"

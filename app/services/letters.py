@@ -19,6 +19,7 @@ from app.models.revisit import CALL_OUTCOMES, RevisitTask
 from app.services import clock
 from app.services.errors import DomainError
 from app.services.privacy import mask_mobile
+from app.services.revisit.states import LETTER
 
 FONT = "STSong-Light"
 COMPANY = "爱心人寿保险股份有限公司"
@@ -48,7 +49,7 @@ def letter_pdf(task_id):
     task = db.session.get(RevisitTask, task_id)
     if task is None:
         raise DomainError("task_not_found")
-    if task.status != "LETTER_DUE":
+    if task.status not in LETTER:  # the state table says when a letter is due
         raise DomainError("letter_not_due")
     policy = task.policy
     holder = policy.holder

@@ -64,6 +64,8 @@ def work():
         yield db.session
         db.session.commit()
     except BaseException:
+        # SQLAlchemy fires after_rollback only if a transaction had begun: drop the jobs here too
+        db.session().info.pop(_JOBS, None)
         db.session.rollback()
         raise
 

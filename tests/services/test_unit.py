@@ -58,3 +58,13 @@ def test_retry_on_lock_runs_again_only_after_a_lock_error(app):
 
     with pytest.raises(OperationalError):
         unit.retry_on_lock(broken, pause=0)
+
+
+def test_a_unit_that_fails_before_any_sql_sends_its_jobs_never(app, sent):
+    with pytest.raises(DomainError):
+        with unit.work():
+            unit.enqueue("sms.send", 43)
+            raise DomainError("setting_unknown", key="X")
+    with unit.work():
+        db.session.add(Setting(key="HESITATION_DAYS", value="20"))
+    assert sent == []
