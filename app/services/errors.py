@@ -29,7 +29,7 @@ MESSAGES = {
     "video_too_large": E(_l("视频分辨率过高(%(width)s×%(height)s),每帧不能超过%(limit)s万像素,请用手机重新录制"), 413),
     "video_too_long": E(_l("视频过长(%(seconds)s秒),请录制不超过%(limit)s秒的视频")),
     "video_bad_header": E(_l("无法读取视频的分辨率、帧率或时长,请用手机重新录制")),
-    # e-revisit (app/services/revisit.py, intake.py, questionnaire.py)
+    # e-revisit (app/services/revisit/, intake/, questionnaire.py)
     "task_bad_transition": E(_l("回访任务状态 %(status)s 不能执行 %(event)s"), 409),
     "policy_not_found": E(_l("保单 %(policy_no)s 不存在"), 404),
     "questionnaire_missing": E(_l("没有适用于该产品类型(%(kind)s)和缴费方式(%(mode)s)的回访问卷"), 409),

@@ -1,6 +1,6 @@
 """Policy intake: the core system's REST API (JWT, role Integration) and the operators' file import.
 
-Both call app/services/intake.py, so a row is validated and stored by the same rules either way.
+Both call app/services/intake/, so a row is validated and stored by the same rules either way.
 """
 from flask import flash, request
 from flask_appbuilder import BaseView, expose, has_access
