@@ -95,6 +95,7 @@ MESSAGES = {
     "id_gender_mismatch": E(_l("%(field)s性别与身份证号码不符")),
     "issue_date_future": E(_l("承保日期不能晚于今天")),
     "receipt_before_issue": E(_l("回执签收日不能早于承保日期")),
+    "date_before_issue": E(_l("%(field)s不能早于承保日期")),
     "intake_bad_row": E(_l("数据格式错误:每张保单应为一个对象")),
     "duplicate_in_batch": E(_l("保险单号 %(policy_no)s 在本批数据中重复(首次出现在第%(first)s行)")),
     "customer_conflict": E(_l("证件号码 %(id_number)s 在本批数据中对应不同的姓名")),

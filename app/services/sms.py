@@ -11,7 +11,6 @@ provider's Code. FAILED with provider_code UNKNOWN_RESULT means "may have been s
 after the request left, HTTP 5xx, worker died while SENDING): never resent automatically; an
 operator decides (resend() makes a new message), and a late receipt settles it.
 """
-import json
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from app.extensions import db
 from app.models.sms import SmsMessage, SmsTemplate
 from app.services import audit, clock, unit
 from app.services.errors import DomainError
+from app.services.sms_backend import SendResult, params_json  # noqa: F401  (public here too)
 
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 SENDABLE = ("QUEUED", "FLOW_CONTROLLED")
@@ -36,17 +36,6 @@ STUCK_AFTER = timedelta(minutes=10)  # a SENDING older than this lost its worker
 # Codes about one number of a batch: the batch is split and each number sent alone.
 PER_NUMBER_CODES = {"isv.MOBILE_NUMBER_ILLEGAL", "isv.BLACK_KEY_CONTROL_LIMIT", "isv.DAY_LIMIT_CONTROL",
                     "isv.MOBILE_COUNT_OVER_LIMIT", "isv.BUSINESS_LIMIT_CONTROL"}
-
-
-class SendResult:
-    """What one provider call did: status SENT / FAILED / FLOW_CONTROLLED / RETRY (not sent)."""
-
-    def __init__(self, status, code=None, message=None, biz_id=None, request_id=None):
-        self.status, self.code, self.message = status, code, message
-        self.biz_id, self.request_id = biz_id, request_id
-
-    def __repr__(self):
-        return f"SendResult({self.status}, {self.code})"
 
 
 def render(template: SmsTemplate, params: dict) -> str:
@@ -428,5 +417,3 @@ def record_receipts(payload) -> dict:
     return {"matched": matched, "unmatched": unmatched}
 
 
-def params_json(params) -> str:
-    return json.dumps(params, ensure_ascii=False)

@@ -19,7 +19,7 @@ from alibabacloud_tea_openapi.models import Config
 from darabonba.runtime import RuntimeOptions
 
 from app.services.errors import DomainError
-from app.services.sms import SendResult, params_json
+from app.services.sms_backend import SendResult, params_json
 
 UNKNOWN_RESULT = "UNKNOWN_RESULT"
 CONNECT_ERROR = "CONNECT_ERROR"

@@ -287,8 +287,8 @@ def questionnaire(code, task_id):
     task = _own_task(link, task_id)
     if task is None:
         return _invalid()
-    if task.status != "SMS_SENT" and request.method == "GET":
-        key = "task_already_answered" if task.status in ("SUCCESS", "PROBLEM") else "task_not_online"
+    if not revisit.can(task, "all_yes") and request.method == "GET":  # the state table decides
+        key = "task_already_answered" if task.status in revisit.states.ANSWERED else "task_not_online"
         return render_template("h5/message.html", title=_("温馨提示"), status="info",
                                message=DomainError(key).message,
                                back_url=url_for(".pending_list", code=code)), 409

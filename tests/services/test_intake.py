@@ -248,3 +248,17 @@ def test_a_file_at_the_limit_with_trailing_blank_lines_is_read(app):
     line = ["990000000000001", "AXH01", "2026-01-01", "1", "SINGLE", "1", "周新", "x", "1"]
     rows = intake.read_file(_xlsx([HEADER] + [line] * 3 + [[None] * 9] * 20))
     assert len(rows) == 3 and rows[0]["holder"]["name"] == "周新"
+
+
+def test_a_re_reported_receipt_date_moves_the_open_tasks_hesitation_deadline(seeded):
+    """The hesitation period runs from the receipt-signed date: a correction from the core system
+    moves the open task's deadline, as an admin edit does (issue 10, point 5)."""
+    issued = clock.today() - timedelta(days=2)
+    intake.import_rows([policy_row(issue_date=issued.isoformat(), receipt_signed_date=issued.isoformat())])
+    policy = db.session.query(Policy).filter_by(policy_no="990000000000001").one()
+    task = db.session.query(RevisitTask).filter_by(policy_id=policy.id).one()
+    before = task.hesitation_deadline
+    later = issued + timedelta(days=1)
+    intake.import_rows([policy_row(issue_date=issued.isoformat(), receipt_signed_date=later.isoformat())])
+    db.session.expire_all()
+    assert db.session.get(RevisitTask, task.id).hesitation_deadline - before == timedelta(days=1)

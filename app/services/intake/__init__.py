@@ -15,6 +15,7 @@ from app.models.customer import Customer
 from app.models.policy import Beneficiary, Policy
 from app.models.product import Product
 from app.services import audit, clock, revisit, unit
+from app.services import policy as policy_service
 from app.services.errors import DomainError
 from app.services.intake.fields import LABELS, _text, check_customer, validate_row
 from app.services.intake.files import (FILE_BENEFICIARIES, LISTED_COLUMNS, MAX_FILE_BYTES, MAX_ROWS,
@@ -121,10 +122,13 @@ def _write(rows, source):
             result["created"].append(row["policy_no"])
             continue
         changed = False
+        receipt_before = policy.receipt_signed_date
         for key, value in fields.items():
             if getattr(policy, key) != value:
                 setattr(policy, key, value)
                 changed = True
+        if policy.receipt_signed_date != receipt_before:  # the hesitation period runs from it
+            policy_service.refresh_hesitation_deadlines(policy)
         if row["beneficiaries"] is not None and _beneficiaries_changed(policy, row["beneficiaries"]):
             _supersede_beneficiaries(policy, row["beneficiaries"], now)
             changed = True

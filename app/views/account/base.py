@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import limiter
 from app.services import account, clock, privacy, urls
+from app.services import settings as business_settings
 
 bp = Blueprint("account", __name__, url_prefix="/my")
 
@@ -21,7 +22,6 @@ SESSION_RESET_AT = "account_reset_code_at"  # when the password-reset code was e
 SESSION_MOBILE_HINT = "account_code_mobile"  # {purpose: mobile} the last code was sent to
 CUSTOMER_KEYS = (SESSION_CUSTOMER, SESSION_PHONE, SESSION_OPENID, SESSION_WECHAT_STATE, SESSION_CHALLENGE,
                  SESSION_VERIFICATION, SESSION_RESET_AT, SESSION_MOBILE_HINT)
-RESET_CODE_VALID_SECONDS = 15 * 60
 
 FACE_PURPOSES = {"ACCOUNT_AUTH": _l("账户认证"), "PASSWORD_RESET": _l("重置服务密码")}
 # 保全项目 of the seed; the items themselves arrive with the servicing issue.
@@ -124,4 +124,5 @@ def _form_error(form):
 
 def _reset_code_fresh():
     at = session.get(SESSION_RESET_AT)
-    return bool(at) and 0 <= clock.now().timestamp() - at <= RESET_CODE_VALID_SECONDS
+    window = business_settings.get("RESET_CODE_VALID_MINUTES") * 60
+    return bool(at) and 0 <= clock.now().timestamp() - at <= window
