@@ -15,7 +15,7 @@ class PortalIndexView(IndexView):
     index_template = "index.html"
 
 
-# (view, menu name, label, category, icon): the menu name is what FAB_ROLES' menu_access matches.
+# (view, menu name, label, category, icon): the menu name is what a role's menu_access names (app/security.py).
 MENU = [
     (PolicyView, "Policies", _l("保单"), "PolicyAdmin", "fa-file-text"),
     (CustomerView, "Customers", _l("客户"), "PolicyAdmin", "fa-user"),

@@ -1,6 +1,6 @@
 """REST API (Flask-AppBuilder, JWT) for the core policy system and the call-centre system.
 
-Only the Integration role (and Admin) may call it; see FAB_ROLES in config.py.
+Only the Integration role (and Admin) may call it; see ROLE_PERMISSIONS in app/security.py.
 The served OpenAPI spec (/api/v1/_openapi) must tell the truth: tests/fuzz/test_openapi_spec.py
 checks every answer against it with Schemathesis.
 """

@@ -5,6 +5,7 @@ list arguments (page, page size, order column) and action names, malformed or ov
 REST API's `?q=`, JSON nested deeper than any real payload, and hostile `next` targets (FAB's own
 login takes one). What still breaks is logged by Flask and answered without a traceback.
 """
+import json
 import logging
 import re
 
@@ -104,8 +105,12 @@ def _rison_problem(value):
         parsed = prison.loads(value)
     except RecursionError:  # prison recurses on "(((" instead of raising its ParserException
         return True
-    except prison.decoder.ParserException:  # a plain syntax error: Flask-AppBuilder answers 400
-        return False
+    except prison.decoder.ParserException:
+        # Flask-AppBuilder then tries the same text as JSON (FAB_API_ALLOW_JSON_QS): check that too
+        try:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
+            return False  # neither: Flask-AppBuilder answers its own 400
     except Exception:  # e.g. TypeError on "(0:", which Flask-AppBuilder does not catch (500)
         return True
     if isinstance(parsed, dict):

@@ -79,6 +79,8 @@ def test_an_unknown_action_answers_404_even_anonymously(seeded, client):
     f"/policyview/list/?page_PolicyView={BIG}", "/policyview/list/?page_PolicyView=abc",
     f"/policyview/list/?psize_PolicyView={BIG}", "/policyview/list/?_oc_PolicyView=zzz&_od_PolicyView=asc",
     f"/api/v1/policy/{BIG}", "/api/v1/policy/?q=(((", f"/api/v1/policy/?q=(page:{BIG})",
+    "/api/v1/policy/?q=(page:-5,page_size:20)", "/api/v1/policy/?q=(0:",
+    '/api/v1/policy/?q={"page":-174,"page_size":20}', '/api/v1/revisit_task/?q={"page_size":-1}',
     f"/api/v1/revisit_task/{BIG}", "/userstatschartview/chart/abc", "/users/download/x",
 ])
 def test_out_of_range_ids_pages_and_queries_answer_4xx(seeded, client, url):
