@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (Column, Date, DateTime, ForeignKey, Index, Integer, JSON, Numeric,
-                        String, Text)
+from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, JSON, Numeric,
+                        String, Text, UniqueConstraint)
 from sqlalchemy.orm import relationship
 
 from app.models.base import Model, Money, TimestampMixin, Undeletable
@@ -11,20 +11,32 @@ SERVICING_KINDS = {
     "ANNUITY_METHOD": _l("年金领取方式变更"),
     "BENEFICIARY": _l("受益人变更"),
 }
+# every status of app/services/servicing/states.py (a test compares the two)
 APPLICATION_STATUSES = {
     "SUBMITTED": _l("已提交"),
-    "REVIEW": _l("待人工审核"),
-    "APPROVED": _l("已受理"),
-    "REJECTED": _l("已拒绝"),
-    "COMPLETED": _l("已完成"),
-    "CANCELLED": _l("已撤销"),
+    "CONSENT": _l("待被保险人同意"),
+    "REVIEW": _l("人工审核中"),
+    "APPROVED": _l("审核通过"),
+    "REJECTED": _l("未通过"),
+    "CANCELLED": _l("客户已撤销"),
+    "COMPLETED": _l("已办结"),
+}
+# the reason an operator (or the consent lapse) gives for a rejection
+REJECT_REASONS = {
+    "RULE_FAILED": _l("不符合办理条件"),
+    "DOCUMENTS": _l("证件或影像资料不清晰、不完整"),
+    "IDENTITY": _l("无法确认为本人申请"),
+    "ACCOUNT": _l("收款账户信息有误或非本人账户"),
+    "CONSENT_LAPSED": _l("被保险人未在期限内确认同意"),
+    "OTHER": _l("其他原因"),
 }
 LOAN_STATUSES = {"PENDING": _l("待放款"), "ACTIVE": _l("未清偿"), "REPAID": _l("已清偿"), "ROLLED_OVER": _l("已转新贷")}
 
 
 class ServicingApplication(TimestampMixin, Undeletable, Model):
     __tablename__ = "servicing_application"
-    __table_args__ = (Index("ix_application_status", "status", "kind", "submitted_at"),)
+    __table_args__ = (Index("ix_application_status", "status", "kind", "submitted_at"),
+                      Index("ix_application_due", "status", "due_decision_at"))
 
     id = Column(Integer, primary_key=True)
     application_no = Column(String(32), unique=True, nullable=False)
@@ -40,12 +52,43 @@ class ServicingApplication(TimestampMixin, Undeletable, Model):
     submitted_at = Column(DateTime, nullable=False)
     decided_at = Column(DateTime)
     decided_by_id = Column(Integer, ForeignKey("ab_user.id"))
-    decided_by = relationship("User")
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
     decision_note = Column(Text)
     identity_verification_id = Column(Integer, ForeignKey("identity_verification.id"))
+    amount = Column(Money)  # what the rules compare with STP_MAX_AMOUNT and FOUR_EYES_AMOUNT
+    # the rules as they ran: [{"name", "passed", "figures"}], figures in Chinese for the operator
+    rule_trace = Column(JSON)
+    submitted_by_id = Column(Integer, ForeignKey("ab_user.id"))  # staff entering it for the customer
+    submitted_by = relationship("User", foreign_keys=[submitted_by_id])
+    decided_by_system = Column(Boolean, nullable=False, default=False)  # straight-through
+    sampled_for_review = Column(Boolean, nullable=False, default=False)  # drawn for after-the-fact review
+    approvals_needed = Column(Integer, nullable=False, default=1)  # 2 above FOUR_EYES_AMOUNT
+    reject_reason = Column(String(20))  # REJECT_REASONS
+    # service time limits (人身保险业务基本服务规定 arts. 19-21), in Chinese working days
+    due_decision_at = Column(DateTime)
+    due_completion_at = Column(DateTime)
+    completed_at = Column(DateTime)
+    cancelled_at = Column(DateTime)
 
     def __repr__(self):
         return self.application_no
+
+
+class ApplicationApproval(Model):
+    """One operator's approval of an application in review; four eyes need two different ones."""
+    __tablename__ = "application_approval"
+    __table_args__ = (UniqueConstraint("application_id", "user_id", name="uq_approval_application_user"),)
+
+    id = Column(Integer, primary_key=True)
+    application_id = Column(Integer, ForeignKey("servicing_application.id"), nullable=False)
+    application = relationship("ServicingApplication", backref="approvals")
+    user_id = Column(Integer, ForeignKey("ab_user.id"), nullable=False, index=True)
+    user = relationship("User")
+    decided_at = Column(DateTime, nullable=False)
+    note = Column(Text)
+
+    def __repr__(self):
+        return f"{self.user} {self.decided_at:%Y-%m-%d %H:%M}"
 
 
 class PolicyLoan(TimestampMixin, Undeletable, Model):

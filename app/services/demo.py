@@ -75,6 +75,14 @@ SMS_TEMPLATES = [
                  "如有疑问请致电10109520。"),
     dict(code="VERIFY_CODE", name="验证码", provider_template_code="SMS_CODE_01",
          content="您的验证码为${code},${minutes}分钟内有效,请勿泄露给他人。"),
+    # servicing applications (services/servicing/application.py): acceptance, decision, completion
+    dict(code="SERVICING_ACCEPTED", name="保全申请受理", provider_template_code="SMS_SERVICING_01",
+         content="尊敬的${name}您好!您的${item}申请(申请号${no})已受理,我们将在2个工作日内完成审核。"
+                 "如有疑问请致电10109520。"),
+    dict(code="SERVICING_DECIDED", name="保全申请审核结果", provider_template_code="SMS_SERVICING_02",
+         content="尊敬的${name}您好!您的${item}申请(申请号${no})${result}。如有疑问请致电10109520。"),
+    dict(code="SERVICING_COMPLETED", name="保全申请办结", provider_template_code="SMS_SERVICING_03",
+         content="尊敬的${name}您好!您的${item}申请(申请号${no})已办理完成。如有疑问请致电10109520。"),
 ]
 
 

@@ -149,6 +149,19 @@ MESSAGES = {
     "reveal_bad_field": E(_l("只能查看证件号码或手机号码")),
     "letter_not_due": E(_l("该任务无需信函回访"), 409),
     "export_bad_range": E(_l("请填写正确的起止日期(开始日期不晚于结束日期,跨度不超过 366 天)")),
+    # servicing applications (app/services/servicing/)
+    "application_bad_transition": E(_l("保全申请状态 %(status)s 不能执行 %(event)s"), 409),
+    "application_not_found": E(_l("保全申请不存在"), 404),
+    "application_bad_kind": E(_l("未知的保全项目:%(kind)s")),
+    "application_key_missing": E(_l("页面已过期,请刷新后重新提交")),
+    "application_key_taken": E(_l("该申请已由他人提交,请刷新后重新填写"), 409),
+    "application_bad_check": E(_l("规则校验结果格式有误:%(check)s"), 500),
+    "application_not_in_review": E(_l("该申请不在人工审核中(当前状态:%(status)s)"), 409),
+    "application_already_approved_by_you": E(_l("您已审核通过该申请,须由另一位审核人员复核"), 409),
+    "application_own_submission": E(_l("您代客户提交的申请不能由您本人审核"), 403),
+    "application_reject_reason": E(_l("请选择拒绝原因")),
+    "application_reject_note": E(_l("请填写拒绝说明")),
+    "application_not_cancellable": E(_l("该申请已处理,不能撤销"), 409),
 }
 
 

@@ -84,6 +84,15 @@ SPECS = {spec.key: spec for spec in (
          _l("贷款金额超过此数时收取印花税"), Decimal("0"), Decimal("1000000"), True),
     Spec("STAMP_DUTY_RATE", Decimal, Decimal("0.00005"), _l("印花税税率"),  # 0.05‰
          _l("借款合同印花税税率,0.00005即万分之零点五"), Decimal("0"), Decimal("0.001"), True),
+    # servicing applications (issue 11): straight-through processing and four eyes, Admin only
+    Spec("STP_MAX_AMOUNT", Decimal, Decimal("10000"), _l("自动审核最高金额(元)"),
+         _l("规则全部通过且金额不超过此数的保全申请由系统自动审核通过,其余转人工审核"),
+         Decimal("0"), Decimal("1000000"), True),
+    Spec("STP_SAMPLE_RATE", Decimal, Decimal("0.05"), _l("自动审核抽检比例"),
+         _l("系统自动审核通过的申请中,随机抽取此比例供人工事后复核(0至1)"), Decimal("0"), Decimal("1"), True),
+    Spec("FOUR_EYES_AMOUNT", Decimal, Decimal("50000"), _l("双人复核金额(元)"),
+         _l("金额超过此数的保全申请须由两位不同的审核人员分别审核通过"),
+         Decimal("0"), Decimal("10000000"), True),
     # identity checks (security): Admin only
     Spec("ID_UPLOAD_THRESHOLD", Decimal, Decimal("10000"), _l("须上传身份证的贷款金额(元)"),
          _l("贷款金额超过此数时须上传身份证正反面"), Decimal("0"), Decimal("1000000"), True),

@@ -6,7 +6,7 @@ from app.views.policy import BeneficiaryView, CustomerView, PolicyView, ProductV
 from app.views.revisit import (CallAttemptView, QuestionnaireTemplateView, QuestionView,
                                RevisitAnswerView, RevisitEvidenceView, RevisitLinkView,
                                RevisitTaskView)
-from app.views.servicing import LoanRepaymentView, PolicyLoanView, ServicingApplicationView
+from app.views.servicing import LoanRepaymentView, PolicyLoanView, ReviewQueueView, ServicingApplicationView
 from app.views.sms import SmsMessageView, SmsTemplateView
 from app.views.system import AuditEventView, IdentityVerificationView, SettingView
 
@@ -27,6 +27,7 @@ MENU = [
     (RevisitEvidenceView, "RevisitEvidence", _l("回访证据"), "Revisits", "fa-camera"),
     (CallAttemptView, "CallAttempts", _l("电话记录"), "Revisits", "fa-headphones"),
     (RevisitAnswerView, "RevisitAnswers", _l("回访答案"), "Revisits", "fa-check-square"),
+    (ReviewQueueView, "ReviewQueue", _l("保全审核"), "Servicing", "fa-gavel"),
     (ServicingApplicationView, "Applications", _l("保全申请"), "Servicing", "fa-inbox"),
     (PolicyLoanView, "Loans", _l("保单贷款"), "Servicing", "fa-money"),
     (LoanRepaymentView, "Repayments", _l("贷款还款"), "Servicing", "fa-undo"),

@@ -1,6 +1,20 @@
-"""Back-office views of servicing applications, loans and repayments (保全管理)."""
-from app.models.servicing import (APPLICATION_STATUSES, LOAN_STATUSES, SERVICING_KINDS,
+"""Back-office views of servicing applications, loans and repayments (保全管理), and the operators'
+review queue (保全审核)."""
+from flask import abort, flash, g, redirect, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from wtforms import SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.models.servicing import (APPLICATION_STATUSES, LOAN_STATUSES, REJECT_REASONS, SERVICING_KINDS,
                                   LoanRepayment, PolicyLoan, ServicingApplication)
+from app.services import clock, unit
+from app.services.errors import DomainError
+from app.services.servicing import application
+from app.services.servicing.application import NOTE_MAX
+from app.services.servicing.states import can
 from app.views.base import READ_ONLY, PortalModelView, _l, datamodel
 
 
@@ -36,10 +50,119 @@ class ServicingApplicationView(PortalModelView):
     label_columns = {"application_no": _l("申请号"), "kind": _l("保全项目"), "customer": _l("客户"),
                      "policy": _l("保单"), "status": _l("状态"), "payload": _l("申请内容"),
                      "submitted_at": _l("提交时间"), "decided_at": _l("处理时间"),
-                     "decided_by": _l("处理人"), "decision_note": _l("处理意见")}
-    choices = {"kind": SERVICING_KINDS, "status": APPLICATION_STATUSES}
-    list_columns = ["application_no", "kind", "customer", "policy", "status", "submitted_at"]
-    search_columns = ["application_no", "kind", "status", "submitted_at"]
+                     "decided_by": _l("处理人"), "decision_note": _l("处理意见"), "amount": _l("金额(元)"),
+                     "rule_trace": _l("规则校验"), "submitted_by": _l("代客提交人"),
+                     "decided_by_system": _l("系统自动审核"), "sampled_for_review": _l("抽检复核"),
+                     "approvals_needed": _l("须审核人数"), "reject_reason": _l("拒绝原因"),
+                     "due_decision_at": _l("审核时限"), "due_completion_at": _l("办结时限"),
+                     "completed_at": _l("办结时间"), "cancelled_at": _l("撤销时间")}
+    choices = {"kind": SERVICING_KINDS, "status": APPLICATION_STATUSES, "reject_reason": REJECT_REASONS}
+    list_columns = ["application_no", "kind", "customer", "policy", "amount", "status", "submitted_at",
+                    "due_decision_at"]
+    show_columns = ["application_no", "kind", "customer", "policy", "amount", "status", "payload", "rule_trace",
+                    "submitted_at", "submitted_by", "due_decision_at", "due_completion_at", "decided_at",
+                    "decided_by", "decided_by_system", "sampled_for_review", "approvals_needed", "reject_reason",
+                    "decision_note", "completed_at", "cancelled_at"]
+    search_columns = ["application_no", "kind", "status", "submitted_at", "sampled_for_review"]
     # an application's status moves only through its workflow (review, decision), never a generic form
     base_permissions = READ_ONLY
     base_order = ("submitted_at", "desc")
+
+
+# --- 保全审核: the operators' review queue ------------------------------------------------------
+
+class ReviewActionForm(FlaskForm):
+    """Approve: an optional note; the CSRF token is what matters."""
+    note = TextAreaField(_l("审核意见"), validators=[Optional(), Length(max=NOTE_MAX)])
+
+
+class RejectForm(FlaskForm):
+    reason = SelectField(_l("拒绝原因"), choices=[("", _l("请选择"))] + [
+        (code, label) for code, label in REJECT_REASONS.items() if code != "CONSENT_LAPSED"],
+        validators=[DataRequired(message=_l("请选择拒绝原因"))])
+    note = TextAreaField(_l("拒绝说明"), validators=[DataRequired(message=_l("请填写拒绝说明")),
+                                                     Length(max=NOTE_MAX)])
+
+
+OVERDUE_WORDS = {"decision": _l("已超过审核时限"), "completion": _l("已超过办结时限")}
+LABELS = {"kinds": SERVICING_KINDS, "statuses": APPLICATION_STATUSES, "reasons": REJECT_REASONS,
+          "overdue": OVERDUE_WORDS}
+
+
+class ReviewQueueView(BaseView):
+    """保全审核: the applications waiting for an operator, the earliest due first; the application with
+    its rule trace in full; approve (four eyes above FOUR_EYES_AMOUNT) or reject with a reason. The
+    decision is the signed-in user's (g.user.id); app/services/servicing/application.py holds the rules."""
+    route_base = "/review-queue"
+    default_view = "index"
+    base_permissions = ["can_list", "can_show", "can_approve", "can_reject"]
+
+    def _may(self, permission):
+        return self.appbuilder.sm.has_access(permission, self.class_permission_name)
+
+    @expose("/")
+    @has_access
+    @permission_name("list")
+    def index(self):
+        return self.render_template("servicing/review_queue.html", queue=application.review_queue(),
+                                    sampled=application.sampled_approvals(limit=50), now=clock.now(),
+                                    overdue=application.overdue, labels=LABELS)
+
+    def _render(self, application_id, approve_form=None, reject_form=None, error=None, status=200):
+        try:
+            found = application.get(application_id)
+        except DomainError:
+            abort(404)
+        body = self.render_template(
+            "servicing/review_application.html", application=found, trace=found.rule_trace or [],
+            approvals=application.approvals_of(found.id), labels=LABELS, now=clock.now(),
+            overdue=application.overdue(found), can=can, error=error,
+            may_approve=self._may("can_approve") and can(found, "approve"),
+            may_reject=self._may("can_reject") and can(found, "reject"),
+            approve_form=approve_form or ReviewActionForm(formdata=None),
+            reject_form=reject_form or RejectForm(formdata=None))
+        return body if status == 200 else (body, status)
+
+    @expose("/<int:application_id>")
+    @has_access
+    @permission_name("show")
+    def show(self, application_id):
+        return self._render(application_id)
+
+    def _decide(self, application_id, form, call, done, kind):
+        if not form.validate_on_submit():
+            error = (_("页面已过期,请刷新后重试。") if form.csrf_token.errors
+                     else ";".join(str(e) for errors in form.errors.values() for e in errors))
+            return self._render(application_id, error=error, status=400, **{kind: form})
+        try:
+            with unit.work():
+                call()
+        except DomainError as exc:
+            return self._render(application_id, error=exc.message, status=exc.status, **{kind: form})
+        flash(done(), "success")
+        return redirect(url_for(".show", application_id=application_id))
+
+    @expose("/<int:application_id>/approve", methods=["POST"])
+    @has_access
+    @permission_name("approve")
+    def approve(self, application_id):
+        form = ReviewActionForm()
+        result = {}
+
+        def call():
+            result["status"] = application.approve(application_id, g.user.id, form.note.data).status
+
+        def done():
+            return (_("已审核通过。") if result["status"] != "REVIEW"
+                    else _("已记录您的审核通过,该申请金额较大,须由另一位审核人员复核。"))
+        return self._decide(application_id, form, call, done, "approve_form")
+
+    @expose("/<int:application_id>/reject", methods=["POST"])
+    @has_access
+    @permission_name("reject")
+    def reject(self, application_id):
+        form = RejectForm()
+
+        def call():
+            application.reject(application_id, g.user.id, form.reason.data, form.note.data)
+        return self._decide(application_id, form, call, lambda: _("已拒绝该申请。"), "reject_form")

@@ -1,0 +1,75 @@
+"""The servicing application's workflow: one table of (status, event) -> new status.
+
+Every write of ServicingApplication.status goes through it (transition() for one application, or a
+set-based UPDATE ... WHERE status IN sources_of(event) SET status = target_of(event)); the groups the
+queue, the customer's pages and the views read are derived from it, and templates ask can(app, event).
+
+    SUBMITTED --need_consent--> CONSENT (the insured is not the policyholder: Insurance Law art. 34)
+    SUBMITTED / CONSENT --auto_approve--> APPROVED (every check passed, within STP_MAX_AMOUNT)
+                        --refer--> REVIEW (the operators' queue)
+    CONSENT --consent_lapse--> REJECTED (the insured did not confirm in time)
+    REVIEW --approve_first--> REVIEW (four eyes: the first of two approvals)
+           --approve--> APPROVED
+           --reject--> REJECTED
+    SUBMITTED / CONSENT / REVIEW --cancel--> CANCELLED (the customer, before a decision)
+    APPROVED --complete--> COMPLETED (the change is made, the money paid)
+"""
+from app.services.errors import DomainError
+
+TRANSITIONS = {
+    ("SUBMITTED", "need_consent"): "CONSENT",
+    ("SUBMITTED", "auto_approve"): "APPROVED",
+    ("SUBMITTED", "refer"): "REVIEW",
+    ("CONSENT", "auto_approve"): "APPROVED",
+    ("CONSENT", "refer"): "REVIEW",
+    ("CONSENT", "consent_lapse"): "REJECTED",
+    ("REVIEW", "approve_first"): "REVIEW",
+    ("REVIEW", "approve"): "APPROVED",
+    ("REVIEW", "reject"): "REJECTED",
+    ("SUBMITTED", "cancel"): "CANCELLED",
+    ("CONSENT", "cancel"): "CANCELLED",
+    ("REVIEW", "cancel"): "CANCELLED",
+    ("APPROVED", "complete"): "COMPLETED",
+}
+
+STATUSES = tuple(dict.fromkeys(s for pair, target in TRANSITIONS.items() for s in (pair[0], target)))
+EVENTS = tuple(dict.fromkeys(event for _, event in TRANSITIONS))
+
+
+def sources_of(event):
+    """The statuses `event` moves an application from (for WHERE status IN (...))."""
+    return tuple(s for (s, e) in TRANSITIONS if e == event)
+
+
+def targets_of(*events):
+    return tuple(dict.fromkeys(t for (_, e), t in TRANSITIONS.items() if e in events))
+
+
+def target_of(event):
+    """The one status `event` moves every source to (a set-based UPDATE's SET status = ...)."""
+    (target,) = targets_of(event)
+    return target
+
+
+def transition(status, event):
+    """The status after `event`, or DomainError application_bad_transition when the table has no such move."""
+    try:
+        return TRANSITIONS[(status, event)]
+    except KeyError:
+        raise DomainError("application_bad_transition", status=status, event=event) from None
+
+
+def can(application_or_status, event):
+    """Whether the table allows `event` on the application (or status); who may do it is the service's rule."""
+    status = getattr(application_or_status, "status", application_or_status)
+    return (status, event) in TRANSITIONS
+
+
+# The groups the rest of the portal reads, all derived from the table.
+FIRST = "SUBMITTED"
+UNDECIDED = sources_of("cancel")  # no decision yet: the customer may still cancel
+IN_REVIEW = sources_of("approve")  # the operators' review queue
+DECIDED = targets_of("auto_approve", "approve", "reject", "consent_lapse")
+APPROVED = targets_of("auto_approve", "approve")
+TO_COMPLETE = sources_of("complete")  # approved, not yet carried out
+CLOSED = tuple(s for s in STATUSES if not any(s == src for (src, _) in TRANSITIONS))  # no way out
