@@ -62,6 +62,10 @@ class ServicingApplication(TimestampMixin, Undeletable, Model):
     submitted_by = relationship("User", foreign_keys=[submitted_by_id])
     decided_by_system = Column(Boolean, nullable=False, default=False)  # straight-through
     sampled_for_review = Column(Boolean, nullable=False, default=False)  # drawn for after-the-fact review
+    sample_reviewed_at = Column(DateTime)  # the drawn approval was looked at again, by whom, with what finding
+    sample_reviewed_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    sample_reviewed_by = relationship("User", foreign_keys=[sample_reviewed_by_id])
+    sample_review_note = Column(Text)
     approvals_needed = Column(Integer, nullable=False, default=1)  # 2 above FOUR_EYES_AMOUNT
     reject_reason = Column(String(20))  # REJECT_REASONS
     # service time limits (人身保险业务基本服务规定 arts. 19-21), in Chinese working days

@@ -162,6 +162,9 @@ MESSAGES = {
     "application_reject_reason": E(_l("请选择拒绝原因")),
     "application_reject_note": E(_l("请填写拒绝说明")),
     "application_not_cancellable": E(_l("该申请已处理,不能撤销"), 409),
+    "application_not_sampled": E(_l("该申请未被抽检(当前状态:%(status)s)"), 409),
+    "application_sample_reviewed": E(_l("该抽检申请已复核"), 409),
+    "application_sample_note": E(_l("请填写复核结论")),
 }
 
 

@@ -84,6 +84,11 @@ class RejectForm(FlaskForm):
                                                      Length(max=NOTE_MAX)])
 
 
+class SampleReviewForm(FlaskForm):
+    note = TextAreaField(_l("复核结论"), validators=[DataRequired(message=_l("请填写复核结论")),
+                                                     Length(max=NOTE_MAX)])
+
+
 OVERDUE_WORDS = {"decision": _l("已超过审核时限"), "completion": _l("已超过办结时限")}
 LABELS = {"kinds": SERVICING_KINDS, "statuses": APPLICATION_STATUSES, "reasons": REJECT_REASONS,
           "overdue": OVERDUE_WORDS}
@@ -108,7 +113,8 @@ class ReviewQueueView(BaseView):
                                     sampled=application.sampled_approvals(limit=50), now=clock.now(),
                                     overdue=application.overdue, labels=LABELS)
 
-    def _render(self, application_id, approve_form=None, reject_form=None, error=None, status=200):
+    def _render(self, application_id, approve_form=None, reject_form=None, sample_form=None, error=None,
+                status=200):
         try:
             found = application.get(application_id)
         except DomainError:
@@ -119,6 +125,8 @@ class ReviewQueueView(BaseView):
             overdue=application.overdue(found), can=can, error=error,
             may_approve=self._may("can_approve") and can(found, "approve"),
             may_reject=self._may("can_reject") and can(found, "reject"),
+            may_review_sample=self._may("can_approve") and found.sampled_for_review and not found.sample_reviewed_at,
+            sample_form=sample_form or SampleReviewForm(formdata=None),
             approve_form=approve_form or ReviewActionForm(formdata=None),
             reject_form=reject_form or RejectForm(formdata=None))
         return body if status == 200 else (body, status)
@@ -166,3 +174,13 @@ class ReviewQueueView(BaseView):
         def call():
             application.reject(application_id, g.user.id, form.reason.data, form.note.data)
         return self._decide(application_id, form, call, lambda: _("已拒绝该申请。"), "reject_form")
+
+    @expose("/<int:application_id>/sample-review", methods=["POST"])
+    @has_access
+    @permission_name("approve")
+    def sample_review(self, application_id):
+        form = SampleReviewForm()
+
+        def call():
+            application.review_sample(application_id, g.user.id, form.note.data)
+        return self._decide(application_id, form, call, lambda: _("已记录抽检复核结论。"), "sample_form")

@@ -28,7 +28,11 @@ def upgrade():
         batch_op.add_column(sa.Column('due_completion_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('completed_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('cancelled_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('sample_reviewed_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('sample_reviewed_by_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('sample_review_note', sa.Text(), nullable=True))
         batch_op.create_foreign_key('fk_application_submitted_by', 'ab_user', ['submitted_by_id'], ['id'])
+        batch_op.create_foreign_key('fk_application_sample_reviewed_by', 'ab_user', ['sample_reviewed_by_id'], ['id'])
         batch_op.create_index('ix_application_due', ['status', 'due_decision_at'], unique=False)
 
     op.create_table('application_approval',
@@ -52,8 +56,10 @@ def downgrade():
     op.drop_table('application_approval')
     with op.batch_alter_table('servicing_application', schema=None) as batch_op:
         batch_op.drop_index('ix_application_due')
+        batch_op.drop_constraint('fk_application_sample_reviewed_by', type_='foreignkey')
         batch_op.drop_constraint('fk_application_submitted_by', type_='foreignkey')
-        for column in ('cancelled_at', 'completed_at', 'due_completion_at', 'due_decision_at', 'reject_reason',
+        for column in ('sample_review_note', 'sample_reviewed_by_id', 'sample_reviewed_at',
+                       'cancelled_at', 'completed_at', 'due_completion_at', 'due_decision_at', 'reject_reason',
                        'approvals_needed', 'sampled_for_review', 'decided_by_system', 'submitted_by_id',
                        'rule_trace', 'amount'):
             batch_op.drop_column(column)

@@ -281,3 +281,45 @@ def test_the_settings_are_declared(app):
     assert settings.get("STP_MAX_AMOUNT") == Decimal("10000")
     assert settings.get("FOUR_EYES_AMOUNT") == Decimal("50000")
     assert settings.get("STP_SAMPLE_RATE") == Decimal("0.05")
+
+
+def test_a_sampled_approval_is_reviewed_once_with_a_finding(frozen, policy, monkeypatch):
+    monkeypatch.setattr(service, "sampled", lambda rate: True)
+    application_id = submit(policy, amount="8000")
+    operator = user_id("operator")
+    with pytest.raises(DomainError) as empty:
+        with unit.work():
+            service.review_sample(application_id, operator, " ")
+    assert empty.value.key == "application_sample_note"
+    with unit.work():
+        service.review_sample(application_id, operator, "抽检无异常")
+    reviewed = get(application_id)
+    assert (reviewed.sample_reviewed_by_id, reviewed.sample_review_note) == (operator, "抽检无异常")
+    assert service.sampled_approvals() == []
+    with pytest.raises(DomainError) as twice:
+        with unit.work():
+            service.review_sample(application_id, operator, "再次")
+    assert twice.value.key == "application_sample_reviewed"
+
+
+def test_an_unsampled_application_has_no_sample_review(frozen, policy):
+    application_id = submit(policy, amount="12000")
+    with pytest.raises(DomainError) as refused:
+        with unit.work():
+            service.review_sample(application_id, user_id("operator"), "x")
+    assert refused.value.key == "application_not_sampled"
+
+
+def test_stored_notes_and_sms_are_chinese_whatever_the_pages_language(frozen, policy, app, monkeypatch):
+    from flask_babel import force_locale
+
+    monkeypatch.setattr(service, "sampled", lambda rate: False)
+    with force_locale("en"):
+        application_id = submit(policy, amount="8000")
+    assert get(application_id).decision_note.startswith("系统自动审核通过")
+    assert "已审核通过" in messages(service.SMS_DECIDED)[0].content
+
+
+def test_a_request_key_per_render():
+    keys = {service.new_request_key() for _ in range(100)}
+    assert len(keys) == 100 and all(16 <= len(k) <= 64 for k in keys)

@@ -137,3 +137,20 @@ def test_auditors_and_supervisors_read_the_queue_and_decide_nothing(frozen, clie
 def test_agents_do_not_see_the_queue(frozen, client):
     login(client, "agent1")
     assert client.get("/review-queue/").status_code in (302, 403)
+
+
+def test_an_operator_records_the_review_of_a_sampled_approval(frozen, client, monkeypatch):
+    monkeypatch.setattr(service, "sampled", lambda rate: True)
+    application_id = submit(amount="8000", checks=CHECKS[:1])
+    assert status(application_id) == "APPROVED"
+    login(client, "operator")
+    queue = page(client.get("/review-queue/"))
+    number = db.session.get(ServicingApplication, application_id).application_no
+    assert number in queue.split('id="sampled"', 1)[1]
+    html = page(client.get(f"/review-queue/{application_id}"))
+    assert 'id="sample-form"' in html and 'id="approve-form"' not in html
+    client.post(f"/review-queue/{application_id}/sample-review",
+                data={"csrf_token": csrf_token(html), "note": "抽检无异常"})
+    db.session.expire_all()
+    assert db.session.get(ServicingApplication, application_id).sample_review_note == "抽检无异常"
+    assert number not in page(client.get("/review-queue/"))

@@ -10,6 +10,7 @@ import logging
 import random
 import secrets
 
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -70,6 +71,11 @@ def trace_text(trace):
 
 
 # --- submission --------------------------------------------------------------------------------
+
+def new_request_key():
+    """The submission key a form is rendered with (a hidden field): one per render."""
+    return secrets.token_urlsafe(24)
+
 
 def _new_number(now):
     return f"SA{now:%Y%m%d}{secrets.token_hex(5).upper()}"
@@ -157,7 +163,9 @@ def _route(application):
         application.status = states.transition(application.status, "auto_approve")
         application.decided_by_system = True
         application.decided_at = clock.now()
-        application.decision_note = str(_l("系统自动审核通过:%(trace)s", trace=trace_text(application.rule_trace)))
+        with force_locale("zh"):  # a stored record, in Chinese whatever the page's language
+            application.decision_note = str(_l("系统自动审核通过:%(trace)s",
+                                               trace=trace_text(application.rule_trace)))
         application.sampled_for_review = sampled(settings.get("STP_SAMPLE_RATE"))
         _notify(application, SMS_DECIDED)
     else:
@@ -260,11 +268,27 @@ def review_queue(limit=200):
 
 
 def sampled_approvals(limit=200):
-    """Straight-through approvals drawn for review after the fact, the latest first."""
+    """Straight-through approvals drawn for review after the fact and not yet reviewed, the oldest first."""
     return db.session.execute(
-        select(ServicingApplication).where(ServicingApplication.sampled_for_review.is_(True))
-        .order_by(ServicingApplication.decided_at.desc(), ServicingApplication.id.desc()).limit(limit)
+        select(ServicingApplication).where(ServicingApplication.sampled_for_review.is_(True),
+                                           ServicingApplication.sample_reviewed_at.is_(None))
+        .order_by(ServicingApplication.decided_at, ServicingApplication.id).limit(limit)
     ).scalars().all()
+
+
+def review_sample(application_id, user_id, note):
+    """`user_id` records the after-the-fact review of a sampled automatic approval and its finding."""
+    note = (note or "").strip()
+    if not note:
+        raise DomainError("application_sample_note")
+    application = _locked(application_id)
+    if not application.sampled_for_review:
+        raise DomainError("application_not_sampled", status=str(_status_label(application.status)))
+    if application.sample_reviewed_at is not None:
+        raise DomainError("application_sample_reviewed")
+    application.sample_reviewed_at, application.sample_reviewed_by_id = clock.now(), user_id
+    application.sample_review_note = note[:NOTE_MAX]
+    return application
 
 
 def overdue(application, now=None):
@@ -303,10 +327,11 @@ def _notify(application, template_code):
     customer = db.session.get(Customer, application.customer_id)
     if customer is None or not customer.mobile:
         return
-    params = {"name": customer.name, "item": str(SERVICING_KINDS.get(application.kind, application.kind)),
-              "no": application.application_no}
-    if template_code == SMS_DECIDED:
-        params["result"] = _result_text(application)
+    with force_locale("zh"):  # the SMS is Chinese whatever the page's language
+        params = {"name": customer.name, "item": str(SERVICING_KINDS.get(application.kind, application.kind)),
+                  "no": application.application_no}
+        if template_code == SMS_DECIDED:
+            params["result"] = _result_text(application)
     try:
         message = sms.queue(template_code, customer.mobile, params, purpose=template_code,
                             customer_id=customer.id)
@@ -317,5 +342,5 @@ def _notify(application, template_code):
     sms.send_after_commit([message.id])
 
 
-__all__ = ["submit", "after_consent", "approve", "reject", "cancel", "complete", "review_queue",
-           "sampled_approvals", "overdue", "rule_trace", "failed_checks", "straight_through"]
+__all__ = ["new_request_key", "submit", "after_consent", "approve", "reject", "cancel", "complete", "review_queue",
+           "sampled_approvals", "review_sample", "overdue", "rule_trace", "failed_checks", "straight_through"]
