@@ -1,6 +1,6 @@
 """Back-office views of servicing applications, loans and repayments (保全管理), and the operators'
 review queue (保全审核)."""
-from flask import abort, flash, g, redirect, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
@@ -109,8 +109,13 @@ class ReviewQueueView(BaseView):
     @has_access
     @permission_name("list")
     def index(self):
-        return self.render_template("servicing/review_queue.html", queue=application.review_queue(),
-                                    sampled=application.sampled_approvals(limit=50), now=clock.now(),
+        kind = request.args.get("kind", "")
+        kind = kind if kind in SERVICING_KINDS else ""
+        overdue_only = request.args.get("overdue") == "1"
+        now = clock.now()
+        return self.render_template("servicing/review_queue.html", kind=kind, overdue_only=overdue_only,
+                                    queue=application.review_queue(kind=kind, overdue_only=overdue_only, now=now),
+                                    sampled=application.sampled_approvals(limit=50), now=now,
                                     overdue=application.overdue, labels=LABELS)
 
     def _render(self, application_id, approve_form=None, reject_form=None, sample_form=None, error=None,

@@ -238,9 +238,21 @@ def test_an_application_waiting_for_the_insureds_consent_is_routed_after_it(froz
     monkeypatch.setattr(service, "sampled", lambda rate: False)
     application_id = submit(policy, amount="8000", needs_consent=True)
     assert get(application_id).status == "CONSENT"
+    assert service.review_queue() == []
+    frozen.move_to(datetime(2026, 10, 8, 9, 0))  # the insured confirms after the holiday
     with unit.work():
         service.after_consent(application_id)
-    assert get(application_id).status == "APPROVED"
+    application = get(application_id)
+    assert application.status == "APPROVED"
+    # complete only with the consent: the limits run from it (10-09, 10-10 the worked Saturday)
+    assert application.due_decision_at == datetime(2026, 10, 10, 23, 59, 59)
+    with pytest.raises(DomainError):
+        with unit.work():
+            service.after_consent(application_id)
+
+
+def test_an_application_in_progress_blocks_a_second_one_until_it_is_completed():
+    assert set(states.IN_PROGRESS) == {"SUBMITTED", "CONSENT", "REVIEW", "APPROVED"}
 
 
 # --- time limits and SMS ------------------------------------------------------------------------

@@ -154,3 +154,21 @@ def test_an_operator_records_the_review_of_a_sampled_approval(frozen, client, mo
     db.session.expire_all()
     assert db.session.get(ServicingApplication, application_id).sample_review_note == "抽检无异常"
     assert number not in page(client.get("/review-queue/"))
+
+
+def test_the_queue_filters_by_kind_and_overdue(frozen, client):
+    loan = submit(key="loan")
+    policy = db.session.query(Policy).filter_by(policy_no="860007775808888").one()
+    with unit.work():
+        repayment = service.submit("LOAN_REPAYMENT", policy.holder_id, policy.id, {}, CHECKS, Decimal("500"),
+                                   "repay").id
+    numbers = {i: db.session.get(ServicingApplication, i).application_no for i in (loan, repayment)}
+    login(client, "operator")
+    html = page(client.get("/review-queue/?kind=LOAN_REPAYMENT")).split('id="sampled"', 1)[0]
+    assert numbers[repayment] in html and numbers[loan] not in html
+    assert numbers[loan] not in page(client.get("/review-queue/?overdue=1")).split('id="sampled"', 1)[0]
+    frozen.move_to(datetime(2026, 10, 12, 9, 0))
+    client.get("/logout/")
+    login(client, "operator")  # the staff session lasts hours, not days
+    html = page(client.get("/review-queue/?overdue=1&kind=nonsense"))
+    assert numbers[loan] in html and numbers[repayment] in html

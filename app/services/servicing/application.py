@@ -140,8 +140,12 @@ def submit(kind, customer_id, policy_id, payload, checks, amount, request_key, s
 def after_consent(application_id):
     """The insured confirmed: route the waiting application (straight-through or the queue)."""
     application = _locked(application_id)
-    if not states.can(application, "refer"):
+    if application.status != "CONSENT":
         raise DomainError("application_bad_transition", status=application.status, event="refer")
+    # the application is complete (受理) only now: the time limits run from the consent
+    now = clock.now()
+    application.due_decision_at = due_at(now, DECISION_WORKDAYS)
+    application.due_completion_at = due_at(now, COMPLETION_WORKDAYS)
     _route(application)
     return application
 
@@ -260,11 +264,16 @@ def complete(application_id):
     return application
 
 
-def review_queue(limit=200):
-    """The applications waiting for an operator, the earliest due first."""
+def review_queue(kind=None, overdue_only=False, now=None, limit=200):
+    """The applications waiting for an operator, the earliest due first; of one kind, or only those past
+    their decision limit."""
+    query = select(ServicingApplication).where(ServicingApplication.status.in_(states.IN_REVIEW))
+    if kind:
+        query = query.where(ServicingApplication.kind == kind)
+    if overdue_only:
+        query = query.where(ServicingApplication.due_decision_at < (now or clock.now()))
     return db.session.execute(
-        select(ServicingApplication).where(ServicingApplication.status.in_(states.IN_REVIEW))
-        .order_by(ServicingApplication.due_decision_at, ServicingApplication.id).limit(limit)).scalars().all()
+        query.order_by(ServicingApplication.due_decision_at, ServicingApplication.id).limit(limit)).scalars().all()
 
 
 def sampled_approvals(limit=200):

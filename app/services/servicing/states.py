@@ -72,4 +72,5 @@ IN_REVIEW = sources_of("approve")  # the operators' review queue
 DECIDED = targets_of("auto_approve", "approve", "reject", "consent_lapse")
 APPROVED = targets_of("auto_approve", "approve")
 TO_COMPLETE = sources_of("complete")  # approved, not yet carried out
+IN_PROGRESS = UNDECIDED + TO_COMPLETE  # a policy with one of these takes no second application of its kind
 CLOSED = tuple(s for s in STATUSES if not any(s == src for (src, _) in TRANSITIONS))  # no way out
