@@ -1,4 +1,4 @@
-"""Flask CLI commands: `flask demo seed`, `flask portal init`, `flask identity ...`."""
+"""Flask CLI commands: `flask demo seed`, `flask portal init`, `flask identity ...`, `flask servicing ...`."""
 import json
 import sys
 
@@ -12,6 +12,8 @@ from app.services import audit, unit
 demo_cli = AppGroup("demo", help="Demo data.")
 portal_cli = AppGroup("portal", help="Portal administration.")
 identity_cli = AppGroup("identity", help="Face checks for operators (JSON out; exit 0 pass, 1 fail, 2 unusable).")
+servicing_cli = AppGroup("servicing", help="Servicing trial calculations (保全试算) for operators (JSON out; "
+                                           "exit 0 possible, 1 refused, 2 unusable input).")
 
 
 @portal_cli.command("init")
@@ -124,7 +126,52 @@ def identity_check_video(reference, video):
     _emit(identity.check_video_files(_read(reference), video, _read(video)))
 
 
+def _trial(calculate, *args):
+    """One JSON object: the figures (exit 0 possible, 1 refused), or the error of unusable input (2):
+    an unknown policy, an amount or a day that is none, or no database yet (a fresh checkout)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from app.services.errors import DomainError, message_for
+
+    try:
+        result = calculate(*args)
+    except DomainError as error:
+        click.echo(json.dumps({"error": error.key, "message": error.message}, ensure_ascii=False))
+        sys.exit(2)
+    except DBAPIError:  # no tables before `flask db upgrade`, or the server is down
+        db.session.rollback()
+        click.echo(json.dumps({"error": "database_not_ready", "message": message_for("database_not_ready")},
+                              ensure_ascii=False))
+        sys.exit(2)
+    click.echo(json.dumps(result.as_json(), ensure_ascii=False))
+    sys.exit(0 if result.possible else 1)
+
+
+@servicing_cli.command("quote", context_settings={"ignore_unknown_options": True})  # -5 is an amount
+@click.argument("policy_no")
+@click.argument("amount")
+@click.option("--on", "on", default="", metavar="YYYY-MM-DD", help="Calculate as on this day (default today).")
+def servicing_quote(policy_no, amount, on):
+    """A policy loan of AMOUNT on POLICY_NO: loanable amount, rate, stamp duty, credited amount,
+    due date, whether ID images are needed, and the reasons when it is refused."""
+    from app.services import loan
+
+    _trial(loan.quote, policy_no, amount, on)
+
+
+@servicing_cli.command("payoff")
+@click.argument("policy_no")
+@click.option("--on", "on", default="", metavar="YYYY-MM-DD", help="Calculate as on this day (default today).")
+@click.option("--amount", default="", help="Also split a repayment of this amount (interest first).")
+def servicing_payoff(policy_no, on, amount):
+    """What POLICY_NO's loans owe: unpaid principal, interest to the day and the total."""
+    from app.services import loan
+
+    _trial(loan.payoff, policy_no, on, amount)
+
+
 def register_cli(app):
     app.cli.add_command(demo_cli)
     app.cli.add_command(portal_cli)
     app.cli.add_command(identity_cli)
+    app.cli.add_command(servicing_cli)

@@ -123,6 +123,7 @@ ROLE_PERMISSIONS = {
         "RevisitTaskApi": ("can_get",),
         "PolicyIntakeApi": ("can_post",),
         "PhoneRevisitApi": ("can_get",),
+        "LoanApi": ("can_get",),  # the loan trial calculation (保全试算)
         "OpenApi": ("can_get",),  # the served spec, for the systems' client generators
     },
 }

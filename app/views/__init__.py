@@ -56,6 +56,8 @@ def register_views(appbuilder):
     from app.views.intake import register_intake  # policy intake API and file import
 
     register_intake(appbuilder)
+    from app.views.loan_api import register_loan_api  # the loan trial calculation (保全试算) API
+    register_loan_api(appbuilder)
     from app.views.questionnaire import register_questionnaire_editor  # versioned template editor
 
     register_questionnaire_editor(appbuilder)

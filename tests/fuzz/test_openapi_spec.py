@@ -18,6 +18,8 @@ from tests.fuzz.conftest import FUZZ
 
 OPERATIONS = [
     ("POST", "/api/v1/intake/policies"),
+    ("GET", "/api/v1/loan/{policy_no}/payoff"),
+    ("GET", "/api/v1/loan/{policy_no}/quote"),
     ("GET", "/api/v1/phone_revisit/attempts"),
     ("GET", "/api/v1/phone_revisit/results"),
     ("GET", "/api/v1/phone_revisit/results/{policy_no}"),
