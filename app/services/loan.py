@@ -23,14 +23,14 @@ from app.models.servicing import PolicyLoan, ServicingApplication
 from app.services import clock, settings
 from app.services.errors import DomainError, message_for
 from app.services.money import to_money
-from app.services.servicing.states import UNDECIDED
+from app.services.servicing.states import IN_PROGRESS
 from app.services.validation import normalize_text, parse_amount
 
 ZERO = Decimal("0.00")
 DAYS_IN_YEAR = Decimal(365)  # actual/365: every year counts 365 days, leap or not
 UNIT_LINKED = "UNIT_LINKED"  # 投连险: the account belongs to the investment, no policy loans
-# An application of these kinds still undecided (submitted, waiting for the insured's consent, in
-# review: the workflow's UNDECIDED) refuses a new loan on the policy.
+# An application of these kinds in progress (submitted, waiting for the insured's consent, in review,
+# or approved and not yet carried out: the workflow's IN_PROGRESS) refuses a new loan on the policy.
 LOAN_KINDS = ("POLICY_LOAN", "LOAN_REPAYMENT")
 # Loans whose principal is owed: ACTIVE (money arrived, interest accrues) and PENDING (approved, the
 # money not yet paid out: it already binds the cash value, so it reduces what may be borrowed)
@@ -177,7 +177,7 @@ def refusals(policy):
     busy = (db.session.query(ServicingApplication.application_no)
             .filter(ServicingApplication.policy_id == policy.id,
                     ServicingApplication.kind.in_(LOAN_KINDS),
-                    ServicingApplication.status.in_(UNDECIDED))
+                    ServicingApplication.status.in_(IN_PROGRESS))
             .order_by(ServicingApplication.id).first())
     if busy is not None:
         reasons.append(_reason("loan_application_in_progress", application_no=busy[0]))

@@ -178,7 +178,7 @@ def test_a_unit_linked_policy_is_refused(seeded):
 
 @pytest.mark.parametrize("status,kind,refused", [
     ("SUBMITTED", "POLICY_LOAN", True), ("REVIEW", "POLICY_LOAN", True), ("CONSENT", "POLICY_LOAN", True),
-    ("SUBMITTED", "LOAN_REPAYMENT", True), ("APPROVED", "POLICY_LOAN", False), ("COMPLETED", "POLICY_LOAN", False),
+    ("SUBMITTED", "LOAN_REPAYMENT", True), ("APPROVED", "POLICY_LOAN", True), ("COMPLETED", "POLICY_LOAN", False),
     ("REJECTED", "POLICY_LOAN", False), ("CANCELLED", "POLICY_LOAN", False),
     ("REVIEW", "BENEFICIARY", False),
 ])
