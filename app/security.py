@@ -39,41 +39,44 @@ OWN_ACCOUNT = {
     "ResetMyPasswordView": ("can_this_form_get", "can_this_form_post"),
 }
 
-# role -> {view or menu name: permissions}. Menu entries (menu_access) only for what the role opens.
+def _menus(*names):
+    """Menu entries (menu_access): only for what the role may open."""
+    return {name: ("menu_access",) for name in names}
+
+
+# What a Supervisor and an Auditor both read: every business record and its evidence.
+READ_EVERYTHING = {
+    "PolicyView": _LIST, "CustomerView": _LIST, "ProductView": _LIST, "BeneficiaryView": _LIST,
+    "RevisitTaskView": _LIST, "QuestionnaireTemplateView": _LIST, "QuestionView": _LIST,
+    "QuestionnaireEditorView": ("can_list",),  # reads the versions; Admin edits
+    "RevisitLinkView": _LIST, "RevisitEvidenceView": _LIST, "CallAttemptView": _LIST,
+    "RevisitAnswerView": _LIST, "RevisitDashboardView": ("can_dashboard", "can_download"),
+    "ReviewQueueView": _LIST,  # reads the queue; operators decide
+    "ServicingApplicationView": _LIST, "PolicyLoanView": _LIST, "LoanRepaymentView": _LIST,
+    "SmsMessageView": _LIST, "SmsTemplateView": _LIST,
+    "AuditEventView": _LIST, "IdentityVerificationView": _LIST, "SettingView": _LIST,
+    **_menus("PolicyAdmin", "Policies", "Customers", "Products", "Beneficiaries",
+             "Revisits", "RevisitTasks", "Questionnaires", "QuestionnaireEditor", "RevisitLinks",
+             "RevisitEvidence", "CallAttempts", "RevisitAnswers", "RevisitDashboard",
+             "Servicing", "ReviewQueue", "Applications", "Loans", "Repayments",
+             "Sms", "SmsMessages", "SmsTemplates", "System", "AuditEvents", "IdentityChecks", "Settings"),
+}
+
+# role -> {view or menu name: permissions}
 ROLE_PERMISSIONS = {
     "Supervisor": {
-        **OWN_ACCOUNT,
-        "PolicyView": _LIST, "CustomerView": _LIST, "ProductView": _LIST, "BeneficiaryView": _LIST,
-        "RevisitTaskView": _LIST, "QuestionnaireTemplateView": _LIST, "QuestionView": _LIST,
-        "QuestionnaireEditorView": ("can_list",),  # reads the versions; Admin edits
-        "RevisitLinkView": _LIST, "RevisitEvidenceView": _LIST, "CallAttemptView": _LIST,
-        "RevisitAnswerView": _LIST,
+        **OWN_ACCOUNT, **READ_EVERYTHING,
         "RevisitSupervisionView": ("can_list", "can_assign", "can_release"),
-        "RevisitDashboardView": ("can_dashboard", "can_download"),
-        "ReviewQueueView": _LIST,  # reads the queue; operators decide
-        "ServicingApplicationView": _LIST, "PolicyLoanView": _LIST, "LoanRepaymentView": _LIST,
-        "SmsMessageView": ("can_list", "can_show", "can_resend"), "SmsTemplateView": _LIST,
-        "AuditEventView": _LIST, "IdentityVerificationView": _LIST,
+        "SmsMessageView": ("can_list", "can_show", "can_resend"),
         # business settings other than the security ones (services/settings.py refuses those)
         "SettingView": ("can_list", "can_show", "can_add", "can_edit"),
-        "PolicyAdmin": ("menu_access",), "Policies": ("menu_access",), "Customers": ("menu_access",),
-        "Products": ("menu_access",), "Beneficiaries": ("menu_access",),
-        "Revisits": ("menu_access",), "RevisitTasks": ("menu_access",), "Questionnaires": ("menu_access",),
-        "QuestionnaireEditor": ("menu_access",),
-        "RevisitLinks": ("menu_access",), "RevisitEvidence": ("menu_access",),
-        "CallAttempts": ("menu_access",), "RevisitAnswers": ("menu_access",),
-        "RevisitSupervision": ("menu_access",), "RevisitDashboard": ("menu_access",),
-        "Servicing": ("menu_access",), "ReviewQueue": ("menu_access",), "Applications": ("menu_access",),
-        "Loans": ("menu_access",),
-        "Repayments": ("menu_access",), "Sms": ("menu_access",), "SmsMessages": ("menu_access",),
-        "SmsTemplates": ("menu_access",), "System": ("menu_access",), "AuditEvents": ("menu_access",),
-        "IdentityChecks": ("menu_access",), "Settings": ("menu_access",),
+        **_menus("RevisitSupervision"),
     },
     "Agent": {
         **OWN_ACCOUNT,
         "AgentWorkbenchView": ("can_list", "can_show", "can_claim", "can_record", "can_reveal"),
         "RevisitTaskView": _LIST,  # only their own (OwnTasksUnlessSupervisor)
-        "Revisits": ("menu_access",), "Workbench": ("menu_access",), "RevisitTasks": ("menu_access",),
+        **_menus("Revisits", "Workbench", "RevisitTasks"),
     },
     "Operator": {
         **OWN_ACCOUNT,
@@ -87,37 +90,11 @@ ROLE_PERMISSIONS = {
         "ServicingApplicationView": _LIST,
         "PolicyLoanView": _LIST, "LoanRepaymentView": _LIST,
         "SmsMessageView": _LIST,  # a message whose result is unknown is resent by a supervisor
-        "PolicyAdmin": ("menu_access",), "Policies": ("menu_access",), "PolicyImport": ("menu_access",),
-        "Customers": ("menu_access",), "Products": ("menu_access",), "Beneficiaries": ("menu_access",),
-        "Revisits": ("menu_access",), "RevisitTasks": ("menu_access",), "Questionnaires": ("menu_access",),
-        "Servicing": ("menu_access",), "ReviewQueue": ("menu_access",), "Applications": ("menu_access",),
-        "Loans": ("menu_access",),
-        "Repayments": ("menu_access",), "Sms": ("menu_access",), "SmsMessages": ("menu_access",),
+        **_menus("PolicyAdmin", "Policies", "PolicyImport", "Customers", "Products", "Beneficiaries",
+                 "Revisits", "RevisitTasks", "Questionnaires", "Servicing", "ReviewQueue", "Applications",
+                 "Loans", "Repayments", "Sms", "SmsMessages"),
     },
-    "Auditor": {
-        **OWN_ACCOUNT,
-        "PolicyView": _LIST, "CustomerView": _LIST, "ProductView": _LIST, "BeneficiaryView": _LIST,
-        "RevisitTaskView": _LIST, "QuestionnaireTemplateView": _LIST, "QuestionView": _LIST,
-        "QuestionnaireEditorView": ("can_list",),
-        "RevisitLinkView": _LIST, "RevisitEvidenceView": _LIST, "CallAttemptView": _LIST,
-        "RevisitAnswerView": _LIST, "RevisitDashboardView": ("can_dashboard", "can_download"),
-        "ReviewQueueView": _LIST,
-        "ServicingApplicationView": _LIST, "PolicyLoanView": _LIST, "LoanRepaymentView": _LIST,
-        "SmsMessageView": _LIST, "SmsTemplateView": _LIST,
-        "AuditEventView": _LIST, "IdentityVerificationView": _LIST, "SettingView": _LIST,
-        "PolicyAdmin": ("menu_access",), "Policies": ("menu_access",), "Customers": ("menu_access",),
-        "Products": ("menu_access",), "Beneficiaries": ("menu_access",),
-        "Revisits": ("menu_access",), "RevisitTasks": ("menu_access",), "Questionnaires": ("menu_access",),
-        "QuestionnaireEditor": ("menu_access",),
-        "RevisitLinks": ("menu_access",), "RevisitEvidence": ("menu_access",),
-        "CallAttempts": ("menu_access",), "RevisitAnswers": ("menu_access",),
-        "RevisitDashboard": ("menu_access",),
-        "Servicing": ("menu_access",), "ReviewQueue": ("menu_access",), "Applications": ("menu_access",),
-        "Loans": ("menu_access",),
-        "Repayments": ("menu_access",), "Sms": ("menu_access",), "SmsMessages": ("menu_access",),
-        "SmsTemplates": ("menu_access",), "System": ("menu_access",), "AuditEvents": ("menu_access",),
-        "IdentityChecks": ("menu_access",), "Settings": ("menu_access",),
-    },
+    "Auditor": {**OWN_ACCOUNT, **READ_EVERYTHING},
     "Integration": {
         "PolicyApi": ("can_get",),
         "RevisitTaskApi": ("can_get",),

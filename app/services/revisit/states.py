@@ -14,7 +14,7 @@ portal_claim_next (app/sql/) does the "claim" event; a test compares its literal
     IN_CALL / CALLBACK --call_<outcome>--> SUCCESS / PROBLEM / CALLBACK / PHONE_QUEUE
                        --tries_run_out--> LETTER_DUE (the letter revisit)
 """
-from app.services.errors import DomainError
+from app.services.workflow import StateTable
 
 # A failed call: the task goes back to the queue (LETTER_DUE instead when it was the last try).
 FAILED_CALLS = ("NO_ANSWER", "BUSY", "INVALID_NUMBER", "REFUSED", "NOT_HOLDER")
@@ -52,37 +52,10 @@ TRANSITIONS = {
     )},
 }
 
-STATUSES = tuple(dict.fromkeys(s for pair, target in TRANSITIONS.items() for s in (pair[0], target)))
-EVENTS = tuple(dict.fromkeys(event for _, event in TRANSITIONS))
-
-
-def sources_of(event):
-    """The statuses `event` moves a task from (for WHERE status IN (...))."""
-    return tuple(s for (s, e) in TRANSITIONS if e == event)
-
-
-def targets_of(*events):
-    return tuple(dict.fromkeys(t for (_, e), t in TRANSITIONS.items() if e in events))
-
-
-def target_of(event):
-    """The one status `event` moves every source to (a set-based UPDATE's SET status = ...)."""
-    (target,) = targets_of(event)
-    return target
-
-
-def transition(status, event):
-    """The status after `event`, or DomainError task_bad_transition when the table has no such move."""
-    try:
-        return TRANSITIONS[(status, event)]
-    except KeyError:
-        raise DomainError("task_bad_transition", status=status, event=event) from None
-
-
-def can(task_or_status, event):
-    """Whether the table allows `event` on the task (or status); who may do it is the service's rule."""
-    status = getattr(task_or_status, "status", task_or_status)
-    return (status, event) in TRANSITIONS
+TABLE = StateTable(TRANSITIONS, "task_bad_transition")
+STATUSES, EVENTS = TABLE.statuses, TABLE.events
+sources_of, targets_of, target_of = TABLE.sources_of, TABLE.targets_of, TABLE.target_of
+transition, can = TABLE.transition, TABLE.can
 
 
 def call_event(outcome, tries_run_out=False):

@@ -14,7 +14,7 @@ queue, the customer's pages and the views read are derived from it, and template
     SUBMITTED / CONSENT / REVIEW --cancel--> CANCELLED (the customer, before a decision)
     APPROVED --complete--> COMPLETED (the change is made, the money paid)
 """
-from app.services.errors import DomainError
+from app.services.workflow import StateTable
 
 TRANSITIONS = {
     ("SUBMITTED", "need_consent"): "CONSENT",
@@ -32,37 +32,10 @@ TRANSITIONS = {
     ("APPROVED", "complete"): "COMPLETED",
 }
 
-STATUSES = tuple(dict.fromkeys(s for pair, target in TRANSITIONS.items() for s in (pair[0], target)))
-EVENTS = tuple(dict.fromkeys(event for _, event in TRANSITIONS))
-
-
-def sources_of(event):
-    """The statuses `event` moves an application from (for WHERE status IN (...))."""
-    return tuple(s for (s, e) in TRANSITIONS if e == event)
-
-
-def targets_of(*events):
-    return tuple(dict.fromkeys(t for (_, e), t in TRANSITIONS.items() if e in events))
-
-
-def target_of(event):
-    """The one status `event` moves every source to (a set-based UPDATE's SET status = ...)."""
-    (target,) = targets_of(event)
-    return target
-
-
-def transition(status, event):
-    """The status after `event`, or DomainError application_bad_transition when the table has no such move."""
-    try:
-        return TRANSITIONS[(status, event)]
-    except KeyError:
-        raise DomainError("application_bad_transition", status=status, event=event) from None
-
-
-def can(application_or_status, event):
-    """Whether the table allows `event` on the application (or status); who may do it is the service's rule."""
-    status = getattr(application_or_status, "status", application_or_status)
-    return (status, event) in TRANSITIONS
+TABLE = StateTable(TRANSITIONS, "application_bad_transition")
+STATUSES, EVENTS = TABLE.statuses, TABLE.events
+sources_of, targets_of, target_of = TABLE.sources_of, TABLE.targets_of, TABLE.target_of
+transition, can = TABLE.transition, TABLE.can
 
 
 # The groups the rest of the portal reads, all derived from the table.
