@@ -53,12 +53,13 @@ READ_EVERYTHING = {
     "RevisitAnswerView": _LIST, "RevisitDashboardView": ("can_dashboard", "can_download"),
     "ReviewQueueView": _LIST,  # reads the queue; operators decide
     "ServicingApplicationView": _LIST, "PolicyLoanView": _LIST, "LoanRepaymentView": _LIST,
+    "LoanLedgerView": _LIST, "LoanRateView": ("can_list",),  # the ledgers and the declared rates; Admin declares
     "SmsMessageView": _LIST, "SmsTemplateView": _LIST,
     "AuditEventView": _LIST, "IdentityVerificationView": _LIST, "SettingView": _LIST,
     **_menus("PolicyAdmin", "Policies", "Customers", "Products", "Beneficiaries",
              "Revisits", "RevisitTasks", "Questionnaires", "QuestionnaireEditor", "RevisitLinks",
              "RevisitEvidence", "CallAttempts", "RevisitAnswers", "RevisitDashboard",
-             "Servicing", "ReviewQueue", "Applications", "Loans", "Repayments",
+             "Servicing", "ReviewQueue", "Applications", "Loans", "Repayments", "LoanLedger", "LoanRates",
              "Sms", "SmsMessages", "SmsTemplates", "System", "AuditEvents", "IdentityChecks", "Settings"),
 }
 
@@ -89,10 +90,11 @@ ROLE_PERMISSIONS = {
         "ReviewQueueView": ("can_list", "can_show", "can_approve", "can_reject"),  # services decide who
         "ServicingApplicationView": _LIST,
         "PolicyLoanView": _LIST, "LoanRepaymentView": _LIST,
+        "LoanLedgerView": ("can_list", "can_show", "can_disburse"),  # the money's arrival; the service checks
         "SmsMessageView": _LIST,  # a message whose result is unknown is resent by a supervisor
         **_menus("PolicyAdmin", "Policies", "PolicyImport", "Customers", "Products", "Beneficiaries",
                  "Revisits", "RevisitTasks", "Questionnaires", "Servicing", "ReviewQueue", "Applications",
-                 "Loans", "Repayments", "Sms", "SmsMessages"),
+                 "Loans", "Repayments", "LoanLedger", "Sms", "SmsMessages"),
     },
     "Auditor": {**OWN_ACCOUNT, **READ_EVERYTHING},
     "Integration": {
@@ -100,7 +102,7 @@ ROLE_PERMISSIONS = {
         "RevisitTaskApi": ("can_get",),
         "PolicyIntakeApi": ("can_post",),
         "PhoneRevisitApi": ("can_get",),
-        "LoanApi": ("can_get",),  # the loan trial calculation (保全试算)
+        "LoanApi": ("can_get", "can_post"),  # the trial calculation (保全试算); the money's arrival, payment results
         "OpenApi": ("can_get",),  # the served spec, for the systems' client generators
     },
 }

@@ -26,7 +26,7 @@ def test_quote_prints_the_seed_figures_and_exits_0(seeded):
         "policy_no": MA_YAN, "on": "2026-11-30", "possible": True, "amount": "12000.00",
         "cash_value": "42500.00", "loan_ratio": "0.8000", "unpaid_principal": "0.00", "unpaid_interest": "0.00",
         "loanable_amount": "34000.00", "annual_rate": "0.0500", "annual_rate_percent": "5.00",
-        "stamp_duty": "0.60", "credited_amount": "11999.40", "due_on": "2027-05-30", "needs_id_images": True,
+        "rate_source": "setting", "stamp_duty": "0.60", "credited_amount": "11999.40", "due_on": "2027-05-30", "needs_id_images": True,
         "reasons": []}
     assert run(seeded, "quote", MA_YAN, "2000")[1]["stamp_duty"] == "0.00"
     assert run(seeded, "quote", MA_YAN, "2000.01")[1]["stamp_duty"] == "0.10"

@@ -1,9 +1,11 @@
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, JSON, Numeric,
                         String, Text, UniqueConstraint)
+from sqlalchemy import event
 from sqlalchemy.orm import relationship
 
 from app.models.base import Model, Money, TimestampMixin, Undeletable
+from app.services import clock
 
 SERVICING_KINDS = {
     "POLICY_LOAN": _l("保单贷款"),
@@ -31,6 +33,9 @@ REJECT_REASONS = {
     "OTHER": _l("其他原因"),
 }
 LOAN_STATUSES = {"PENDING": _l("待放款"), "ACTIVE": _l("未清偿"), "REPAID": _l("已清偿"), "ROLLED_OVER": _l("已转新贷")}
+# what a loan ledger row records (app/services/ledger.py)
+LEDGER_KINDS = {"DISBURSED": _l("放款到账"), "REPAYMENT": _l("还款"), "ROLLOVER": _l("到期转新贷"),
+                "SUSPENDED": _l("保单中止")}
 
 
 class ServicingApplication(TimestampMixin, Undeletable, Model):
@@ -108,7 +113,9 @@ class PolicyLoan(TimestampMixin, Undeletable, Model):
     credited_amount = Column(Money, nullable=False)
     annual_rate = Column(Numeric(7, 6), nullable=False)
     outstanding_principal = Column(Money, nullable=False)
-    interest_paid_to = Column(Date)  # interest settled up to this day
+    interest_paid_to = Column(Date)  # interest counted up to this day (what the ledger says)
+    # interest counted to interest_paid_to and not yet paid (a repayment smaller than the interest)
+    interest_carried = Column(Money, nullable=False, default=0, server_default="0")
     bank_name = Column(String(64))
     account_name = Column(String(64))
     account_no_masked = Column(String(32))
@@ -132,3 +139,60 @@ class LoanRepayment(Undeletable, Model):
     interest_part = Column(Money, nullable=False)
     principal_part = Column(Money, nullable=False)
     paid_at = Column(DateTime, nullable=False)
+
+
+class AppendOnly(Exception):
+    """A ledger row or a declared rate was to be changed: they are only ever added."""
+
+
+class LoanRate(Undeletable, Model):
+    """The loan rate the company declares (issue 11 point 2): versioned, a row is never edited; a new row
+    supersedes the earlier ones from its effective day. A loan keeps the rate in force when granted."""
+    __tablename__ = "loan_rate"
+    __table_args__ = (Index("ix_loan_rate_effective", "effective_from", "id"),)
+
+    id = Column(Integer, primary_key=True)
+    annual_rate = Column(Numeric(7, 6), nullable=False)
+    effective_from = Column(Date, nullable=False)
+    note = Column(String(200))
+    created_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    created_by = relationship("User")
+    created_at = Column(DateTime, nullable=False, default=clock.now)
+
+    def __repr__(self):
+        return f"{self.annual_rate} @ {self.effective_from}"
+
+
+class LoanLedgerEntry(Undeletable, Model):
+    """One line of a loan's append-only ledger (issue 11 point 4): rows are only inserted. The loan's
+    outstanding principal and interest columns are what its entries add up to (services/ledger.py)."""
+    __tablename__ = "loan_ledger_entry"
+    __table_args__ = (Index("ix_ledger_loan_day", "loan_id", "on_day", "id"),)
+
+    id = Column(Integer, primary_key=True)
+    loan_id = Column(Integer, ForeignKey("policy_loan.id"), nullable=False)
+    loan = relationship("PolicyLoan")
+    kind = Column(String(12), nullable=False)  # LEDGER_KINDS
+    # one event enters once: "disbursed:<loan>", "repayment:<repayment>", "rollover:<loan>", ...
+    event_key = Column(String(64), nullable=False, unique=True)
+    on_day = Column(Date, nullable=False)
+    principal_delta = Column(Money, nullable=False, default=0)  # + lent, - repaid or rolled into a new loan
+    interest_delta = Column(Money, nullable=False, default=0)  # - interest paid or capitalised
+    amount = Column(Money, nullable=False, default=0)  # the money moved (paid out, repaid, capitalised)
+    principal_after = Column(Money, nullable=False)
+    interest_carried_after = Column(Money, nullable=False)
+    interest_paid_to_after = Column(Date)
+    repayment_id = Column(Integer, ForeignKey("loan_repayment.id"))
+    created_by_id = Column(Integer, ForeignKey("ab_user.id"))
+    created_by = relationship("User")
+    actor = Column(String(64))  # who recorded it: a user, the payment system, a job
+    created_at = Column(DateTime, nullable=False, default=clock.now)
+
+    def __repr__(self):
+        return f"{self.kind} {self.on_day} {self.principal_delta}"
+
+
+@event.listens_for(LoanLedgerEntry, "before_update")
+@event.listens_for(LoanRate, "before_update")
+def _append_only(mapper, connection, target):
+    raise AppendOnly(f"{type(target).__name__} rows are never changed; add a new one")

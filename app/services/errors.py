@@ -161,6 +161,16 @@ MESSAGES = {
     "loan_none_unpaid": E(_l("该保单没有未清偿的贷款"), 409),
     "repayment_not_positive": E(_l("还款金额须大于0")),
     "repayment_above_total": E(_l("还款金额 %(amount)s 元超过应还本息合计 %(total)s 元"), 409),
+    # the loan rate table and ledger (app/services/ledger.py)
+    "loan_rate_bad": E(_l("贷款年利率 %(value)s 无效,须在 0 至 0.24 之间(如 0.05 表示 5%%),最多6位小数")),
+    "loan_rate_past_day": E(_l("生效日期 %(day)s 已过,新利率只能自今日或以后生效")),
+    "loan_not_found": E(_l("贷款不存在"), 404),
+    "loan_already_disbursed": E(_l("该笔贷款已登记放款到账(到账日 %(day)s),不能重复登记"), 409),
+    "loan_not_approved": E(_l("该笔贷款的申请尚未审核通过,不能登记放款"), 409),
+    "disbursement_bad_day": E(_l("到账日期 %(day)s 无效:不能晚于今天,也不能早于申请审核通过之日")),
+    "ledger_day_before_last": E(_l("记账日期 %(day)s 早于该笔贷款最近一笔台账记录的日期 %(last)s"), 409),
+    "ledger_negative_balance": E(_l("记账后贷款余额将小于0,不能记账"), 409),
+    "ledger_event_recorded": E(_l("该笔业务已记入贷款台账,不能重复记账"), 409),
     "database_not_ready": E(_l("无法读取数据库:尚未建立或无法连接,请先运行 flask db upgrade(或 make run)"), 503),
     # servicing applications (app/services/servicing/)
     "application_bad_transition": E(_l("保全申请状态 %(status)s 不能执行 %(event)s"), 409),

@@ -6,8 +6,10 @@ is computed once.
 The pure rules at the top take Decimals and dates; quote() and payoff() read a policy and its loans
 (read only, nothing is written). Money is rounded by money.to_money alone (half up to the fen).
 
-The rate in force for a new loan is the business setting LOAN_ANNUAL_RATE until the rate table
-the company declares exists (issue 11 point 2); a loan on file keeps its own annual_rate.
+The rate in force for a new loan is the rate table the company declares (rate_on(); loan_rate,
+issue 11 point 2); while the table is empty it is the business setting LOAN_ANNUAL_RATE, and the
+quote says which (rate_source). A loan on file keeps its own annual_rate. A loan's unpaid principal
+and interest are its columns, which only services/ledger.py writes, from the loan's ledger.
 """
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,11 +17,12 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models.policy import POLICY_STATUSES, Policy
-from app.models.servicing import PolicyLoan, ServicingApplication
+from app.models.servicing import LoanRate, PolicyLoan, ServicingApplication
 from app.services import clock, settings
 from app.services.errors import DomainError, message_for
 from app.services.money import to_money
@@ -107,6 +110,22 @@ def allocate(amount: Decimal, balances):
     return [(b, *parts[b.loan_id]) for b in balances]
 
 
+# --- the rate in force ----------------------------------------------------------------------------
+
+RATE_TABLE, RATE_SETTING = "rate_table", "setting"
+
+
+def rate_on(day: date):
+    """(annual rate, source) in force on `day`: the declared rate with the latest effective day not
+    after `day` (the latest declared on that day), else the setting LOAN_ANNUAL_RATE (source says so)."""
+    found = db.session.execute(
+        select(LoanRate.annual_rate).where(LoanRate.effective_from <= day)
+        .order_by(LoanRate.effective_from.desc(), LoanRate.id.desc()).limit(1)).scalar()
+    if found is not None:
+        return Decimal(found), RATE_TABLE
+    return Decimal(settings.get("LOAN_ANNUAL_RATE")), RATE_SETTING
+
+
 # --- reading a policy ---------------------------------------------------------------------------
 
 def parse_loan_amount(text, label=AMOUNT_LABEL):
@@ -152,9 +171,10 @@ def balances(policy_id, on: date):
     for loan in loans:
         start = (loan.interest_paid_to or loan.disbursed_on) if loan.status == "ACTIVE" else None
         principal = to_money(loan.outstanding_principal)
+        carried = to_money(loan.interest_carried or 0)  # counted to interest_paid_to, not yet paid
         found.append(LoanBalance(
             loan_id=loan.id, status=loan.status, annual_rate=Decimal(loan.annual_rate), principal=principal,
-            interest=interest(principal, loan.annual_rate, start, on) if start else ZERO,
+            interest=carried + interest(principal, loan.annual_rate, start, on) if start else ZERO,
             interest_from=start, days=max((on - start).days, 0) if start else 0, due_on=loan.due_on))
     return found
 
@@ -209,6 +229,7 @@ class Quote:
     due_on: date
     needs_id_images: bool
     reasons: list = field(default_factory=list)
+    rate_source: str = RATE_TABLE
 
     @property
     def possible(self):
@@ -221,6 +242,7 @@ class Quote:
             "loan_ratio": f"{self.loan_ratio:.4f}", "unpaid_principal": _money(self.unpaid_principal),
             "unpaid_interest": _money(self.unpaid_interest), "loanable_amount": _money(self.loanable_amount),
             "annual_rate": f"{self.annual_rate:.4f}", "annual_rate_percent": _money(self.annual_rate * 100),
+            "rate_source": self.rate_source,
             "stamp_duty": _money(self.stamp_duty), "credited_amount": _money(self.credited_amount),
             "due_on": self.due_on.isoformat(), "needs_id_images": self.needs_id_images,
             "reasons": self.reasons,
@@ -238,9 +260,9 @@ def quote(policy_no, amount_text, on_text=None):
     amount = parse_loan_amount(amount_text)
     on = parse_day(on_text)
     policy = _policy(policy_no)
-    ratio, rate, term, duty_threshold, duty_rate, id_threshold = settings.get_many(
-        "LOAN_RATIO", "LOAN_ANNUAL_RATE", "LOAN_TERM_MONTHS", "STAMP_DUTY_THRESHOLD", "STAMP_DUTY_RATE",
-        "ID_UPLOAD_THRESHOLD")
+    ratio, term, duty_threshold, duty_rate, id_threshold = settings.get_many(
+        "LOAN_RATIO", "LOAN_TERM_MONTHS", "STAMP_DUTY_THRESHOLD", "STAMP_DUTY_RATE", "ID_UPLOAD_THRESHOLD")
+    rate, rate_source = rate_on(on)
     ratio = loan_ratio(policy.product, ratio)
     owed = balances(policy.id, on)
     principal = sum((b.principal for b in owed), ZERO)
@@ -259,7 +281,7 @@ def quote(policy_no, amount_text, on_text=None):
                  unpaid_principal=principal, unpaid_interest=accrued, loanable_amount=loanable,
                  annual_rate=Decimal(rate), stamp_duty=duty, credited_amount=amount - duty,
                  due_on=due_date(on, term), needs_id_images=needs_id_images(amount, id_threshold),
-                 reasons=reasons)
+                 reasons=reasons, rate_source=rate_source)
 
 
 @dataclass

@@ -6,7 +6,8 @@ from app.views.policy import BeneficiaryView, CustomerView, PolicyView, ProductV
 from app.views.revisit import (CallAttemptView, QuestionnaireTemplateView, QuestionView,
                                RevisitAnswerView, RevisitEvidenceView, RevisitLinkView,
                                RevisitTaskView)
-from app.views.servicing import LoanRepaymentView, PolicyLoanView, ReviewQueueView, ServicingApplicationView
+from app.views.servicing import (LoanLedgerView, LoanRateView, LoanRepaymentView, PolicyLoanView, ReviewQueueView,
+                                 ServicingApplicationView)
 from app.views.sms import SmsMessageView, SmsTemplateView
 from app.views.system import AuditEventView, IdentityVerificationView, SettingView
 
@@ -31,6 +32,8 @@ MENU = [
     (ServicingApplicationView, "Applications", _l("保全申请"), "Servicing", "fa-inbox"),
     (PolicyLoanView, "Loans", _l("保单贷款"), "Servicing", "fa-money"),
     (LoanRepaymentView, "Repayments", _l("贷款还款"), "Servicing", "fa-undo"),
+    (LoanLedgerView, "LoanLedger", _l("放款登记"), "Servicing", "fa-bank"),
+    (LoanRateView, "LoanRates", _l("贷款利率"), "Servicing", "fa-percent"),
     (SmsMessageView, "SmsMessages", _l("短信记录/发件箱"), "Sms", "fa-envelope"),
     (SmsTemplateView, "SmsTemplates", _l("短信模板"), "Sms", "fa-pencil"),
     (AuditEventView, "AuditEvents", _l("审计日志"), "System", "fa-history"),

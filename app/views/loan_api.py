@@ -6,11 +6,16 @@ same figures as `flask servicing quote` / `payoff` and the customer's pages (app
 
 A refused loan or repayment is still a calculation: 200 with possible=false and the reasons. Unusable
 input answers 400 (an amount or a day that is none) or 404 (no such policy).
+
+The payment system reports the money (role Integration, JWT; app/services/ledger.py decides):
+
+    POST /api/v1/loan/<loan_id>/disbursement  {"arrived_on": "2026-11-30"}   the loan's money arrived
 """
-from flask import request
+from flask import g, request
+from flask_babel import gettext as _
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 
-from app.services import loan
+from app.services import ledger, loan, unit
 from app.services.errors import DomainError
 from app.views.api import TruthfulSpec
 
@@ -32,6 +37,9 @@ QUOTE_SCHEMA = {
         "loanable_amount": {**MONEY, "description": "可贷金额: ratio × cash value − unpaid principal − interest"},
         "annual_rate": {**RATE, "description": "the rate in force for a new loan (simple, actual/365)"},
         "annual_rate_percent": MONEY,
+        "rate_source": {"type": "string", "enum": ["rate_table", "setting"],
+                        "description": "rate_table: the rate the company declared for the day; setting: "
+                                       "none declared yet, the business setting LOAN_ANNUAL_RATE"},
         "stamp_duty": {**MONEY, "description": "印花税: 0.05‰ of the amount over the threshold"},
         "credited_amount": {**MONEY, "description": "实际入账金额: amount − stamp duty"},
         "due_on": {**DAY, "description": "the loan's term from the day the money arrives (taken as `on`)"},
@@ -61,19 +69,46 @@ PAYOFF_SCHEMA = {
 }
 
 
+LOAN_STATE_SCHEMA = {
+    "type": "object",
+    "required": ["loan_id", "status", "principal", "outstanding_principal", "annual_rate"],
+    "properties": {
+        "loan_id": {"type": "integer"}, "status": {"type": "string", "enum": ["PENDING", "ACTIVE", "REPAID",
+                                                                              "ROLLED_OVER"]},
+        "principal": MONEY, "outstanding_principal": MONEY, "interest_carried": MONEY, "annual_rate": RATE,
+        "disbursed_on": {**DAY, "nullable": True}, "due_on": {**DAY, "nullable": True},
+        "interest_paid_to": {**DAY, "nullable": True},
+        "application_no": {"type": "string", "nullable": True},
+        "application_status": {"type": "string", "nullable": True},
+    },
+}
+
+
+def loan_state(row):
+    def day(value):
+        return value.isoformat() if value else None
+    return {"loan_id": row.id, "status": row.status, "principal": f"{row.principal:.2f}",
+            "outstanding_principal": f"{row.outstanding_principal:.2f}",
+            "interest_carried": f"{(row.interest_carried or 0):.2f}", "annual_rate": f"{row.annual_rate:.4f}",
+            "disbursed_on": day(row.disbursed_on), "due_on": day(row.due_on),
+            "interest_paid_to": day(row.interest_paid_to),
+            "application_no": row.application.application_no if row.application else None,
+            "application_status": row.application.status if row.application else None}
+
+
 class LoanApi(TruthfulSpec, BaseApi):
     resource_name = "loan"
     openapi_spec_tag = "Policy loan"
     allow_browser_login = False  # the core system signs in with JWT
-    base_permissions = ["can_get"]
-    method_permission_name = {"quote": "get", "payoff": "get"}
+    base_permissions = ["can_get", "can_post"]
+    method_permission_name = {"quote": "get", "payoff": "get", "disbursement": "post"}
     openapi_spec_component_schemas = ()
     openapi_spec_methods = {}
 
     def add_apispec_components(self, api_spec):
         super().add_apispec_components(api_spec)
         for name, schema in (("LoanQuote", QUOTE_SCHEMA), ("LoanBalance", LOAN_SCHEMA),
-                             ("LoanPayoff", PAYOFF_SCHEMA)):
+                             ("LoanPayoff", PAYOFF_SCHEMA), ("LoanState", LOAN_STATE_SCHEMA)):
             if name not in api_spec.components.schemas:
                 api_spec.components.schema(name, schema)
 
@@ -135,6 +170,62 @@ class LoanApi(TruthfulSpec, BaseApi):
             404: {$ref: '#/components/responses/404'}
         """
         return self._answer(loan.payoff, policy_no, request.args.get("on", ""), request.args.get("amount", ""))
+
+
+    def _record(self, loan_id, write):
+        """Run `write` in one unit of work (again after a lock wait); the loan's state, or the refusal
+        with the status the error map gives it (400, 404, 409)."""
+        def attempt():
+            with unit.work():
+                return loan_state(write())
+        try:
+            state = unit.retry_on_lock(attempt)
+        except DomainError as error:
+            if error.status == 404:
+                return self.response_404()
+            return self.response(error.status if error.status in (400, 409) else 400, message=error.message)
+        return self.response(200, **state)
+
+    @expose("/<int:loan_id>/disbursement", methods=["POST"])
+    @protect()
+    @safe
+    def disbursement(self, loan_id):
+        """Record that a loan's money arrived (放款到账): interest accrues from that day.
+        ---
+        post:
+          summary: the payment system reports the day the money of an approved loan arrived
+          description: Once per loan; the loan's application is then completed. Recording it again, or for
+            a loan whose application is not approved, is refused (409).
+          parameters:
+          - {in: path, name: loan_id, required: true, schema: {type: integer}}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [arrived_on]
+                  properties:
+                    arrived_on: {type: string, format: date, description: 'the day the money arrived, not after today'}
+          responses:
+            200:
+              description: the loan, now ACTIVE, with its due date
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/LoanState'}
+            400: {$ref: '#/components/responses/400'}
+            404: {$ref: '#/components/responses/404'}
+            409:
+              description: recorded already, or the application is not approved
+              content:
+                application/json:
+                  schema: {type: object, properties: {message: {type: string}}}
+        """
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict) or not isinstance(payload.get("arrived_on"), str):
+            return self.response_400(message=_("请求体应为 JSON 对象,arrived_on 为到账日期(YYYY-MM-DD)"))
+        return self._record(loan_id, lambda: ledger.disburse(
+            loan_id, payload["arrived_on"], actor=f"api:{g.user.username}", user_id=g.user.id))
 
 
 def register_loan_api(appbuilder):

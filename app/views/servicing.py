@@ -5,13 +5,14 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import SelectField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from app.models.servicing import (APPLICATION_STATUSES, LOAN_STATUSES, REJECT_REASONS, SERVICING_KINDS,
-                                  LoanRepayment, PolicyLoan, ServicingApplication)
-from app.services import clock, unit
+from app.models.servicing import (APPLICATION_STATUSES, LEDGER_KINDS, LOAN_STATUSES, REJECT_REASONS,
+                                  SERVICING_KINDS, LoanRepayment, PolicyLoan, ServicingApplication)
+from app.services import clock, ledger, loan, unit
 from app.services.errors import DomainError
+from app.services.ledger import RATE_MAX, RATE_MIN
 from app.services.servicing import application
 from app.services.servicing.application import NOTE_MAX
 from app.services.servicing.states import can
@@ -189,3 +190,142 @@ class ReviewQueueView(BaseView):
         def call():
             application.review_sample(application_id, g.user.id, form.note.data)
         return self._decide(application_id, form, call, lambda: _("已记录抽检复核结论。"), "sample_form")
+
+
+# --- 放款登记 and the loan ledger (issue 11 point 4) -----------------------------------------------
+
+class DisbursementForm(FlaskForm):
+    arrived_on = DateField(_l("到账日期"), validators=[DataRequired(message=_l("请填写到账日期"))])
+
+
+LEDGER_LABELS = {"kinds": LEDGER_KINDS, "statuses": LOAN_STATUSES}
+
+
+class LoanLedgerView(BaseView):
+    """放款登记: the loans of approved applications waiting for their money; a loan's ledger (append-only,
+    nothing here edits or deletes a row); recording the day the money arrived (the service decides:
+    app/services/ledger.py)."""
+    route_base = "/loan-ledger"
+    default_view = "index"
+    base_permissions = ["can_list", "can_show", "can_disburse"]
+
+    @expose("/")
+    @has_access
+    @permission_name("list")
+    def index(self):
+        return self.render_template("servicing/loan_waiting.html", rows=ledger.waiting_for_money(),
+                                    labels=LEDGER_LABELS, form=DisbursementForm(formdata=None), today=clock.today(),
+                                    may_disburse=self.appbuilder.sm.has_access("can_disburse",
+                                                                               self.class_permission_name))
+
+    def _render(self, loan_id, form=None, error=None, status=200):
+        try:
+            found = ledger.get_loan(loan_id)
+        except DomainError:
+            abort(404)
+        may_disburse = (found.status == "PENDING"
+                        and self.appbuilder.sm.has_access("can_disburse", self.class_permission_name))
+        body = self.render_template(
+            "servicing/loan_ledger.html", loan=found, entries=ledger.entries_of(found.id), labels=LEDGER_LABELS,
+            owed=ledger.owed_on(found, clock.today()) if found.status == "ACTIVE" else None, today=clock.today(),
+            may_disburse=may_disburse, form=form or DisbursementForm(formdata=None), error=error)
+        return body if status == 200 else (body, status)
+
+    @expose("/<int:loan_id>")
+    @has_access
+    @permission_name("show")
+    def show(self, loan_id):
+        return self._render(loan_id)
+
+    @expose("/<int:loan_id>/disbursement", methods=["POST"])
+    @has_access
+    @permission_name("disburse")
+    def disburse(self, loan_id):
+        form = DisbursementForm()
+        if not form.validate_on_submit():
+            error = (_("页面已过期,请刷新后重试。") if form.csrf_token.errors
+                     else ";".join(str(e) for errors in form.errors.values() for e in errors))
+            return self._render(loan_id, form=form, error=error, status=400)
+        try:
+            unit.retry_on_lock(self._disburse, loan_id, form.arrived_on.data)
+        except DomainError as exc:
+            return self._render(loan_id, form=form, error=exc.message, status=exc.status)
+        flash(_("已登记放款到账,自到账日起计息。"), "success")
+        return redirect(url_for(".show", loan_id=loan_id))
+
+    @staticmethod
+    def _disburse(loan_id, arrived_on):
+        with unit.work():
+            ledger.disburse(loan_id, arrived_on, actor=f"user:{g.user.username}", user_id=g.user.id)
+
+    @expose("/application/<int:application_id>/disbursement", methods=["POST"])
+    @has_access
+    @permission_name("disburse")
+    def disburse_application(self, application_id):
+        """From the list: the approved application's loan (made now if need be) and its money's arrival."""
+        form = DisbursementForm()
+        if not form.validate_on_submit():
+            flash(_("页面已过期,请刷新后重试。") if form.csrf_token.errors
+                  else ";".join(str(e) for errors in form.errors.values() for e in errors), "danger")
+            return redirect(url_for(".index"))
+        result = {}
+
+        def attempt():
+            with unit.work():
+                result["loan_id"] = ledger.disburse_application(
+                    application_id, form.arrived_on.data, actor=f"user:{g.user.username}", user_id=g.user.id).id
+        try:
+            unit.retry_on_lock(attempt)
+        except DomainError as exc:
+            flash(exc.message, "danger")
+            return redirect(url_for(".index"))
+        flash(_("已登记放款到账,自到账日起计息。"), "success")
+        return redirect(url_for(".show", loan_id=result["loan_id"]))
+
+
+# --- 贷款利率: the rate table the company declares (Admin) ---------------------------------------
+
+class LoanRateForm(FlaskForm):
+    annual_rate = DecimalField(_l("贷款年利率"), places=None, validators=[
+        DataRequired(message=_l("请填写贷款年利率")),
+        NumberRange(min=RATE_MIN, max=RATE_MAX, message=_l("贷款年利率须在 0 至 0.24 之间(如 0.05 表示 5%%)"))])
+    effective_from = DateField(_l("生效日期"), validators=[DataRequired(message=_l("请填写生效日期"))])
+    note = StringField(_l("说明"), validators=[Optional(), Length(max=200)])
+
+
+class LoanRateView(BaseView):
+    """贷款利率: the declared rates (never edited; a new row supersedes from its day) and a form to add one.
+    Admin only: no other role lists it (app/security.py)."""
+    route_base = "/loan-rates"
+    default_view = "index"
+    base_permissions = ["can_list", "can_add"]
+
+    def _render(self, form=None, error=None, status=200):
+        today = clock.today()
+        body = self.render_template("servicing/loan_rates.html", rates=ledger.rates(), form=form or LoanRateForm(
+            formdata=None), error=error, in_force=loan.rate_on(today), today=today,
+            may_add=self.appbuilder.sm.has_access("can_add", self.class_permission_name))
+        return body if status == 200 else (body, status)
+
+    @expose("/")
+    @has_access
+    @permission_name("list")
+    def index(self):
+        return self._render()
+
+    @expose("/add", methods=["POST"])
+    @has_access
+    @permission_name("add")
+    def add(self):
+        form = LoanRateForm()
+        if not form.validate_on_submit():
+            error = (_("页面已过期,请刷新后重试。") if form.csrf_token.errors
+                     else ";".join(str(e) for errors in form.errors.values() for e in errors))
+            return self._render(form=form, error=error, status=400)
+        try:
+            with unit.work():
+                ledger.add_rate(form.annual_rate.data, form.effective_from.data, g.user.id, form.note.data)
+        except DomainError as exc:
+            return self._render(form=form, error=exc.message, status=exc.status)
+        flash(_("已添加贷款利率,自生效日期起适用于新发放的贷款。"), "success")
+        return redirect(url_for(".index"))

@@ -1,0 +1,280 @@
+"""The policy loan's append-only ledger and the rate table the company declares (issue 11 points 2 and 4).
+
+A loan's history is its ledger rows (disbursed, repayment, roll-over, suspension), only ever inserted;
+the loan's outstanding_principal, interest_paid_to and interest_carried are what replay() makes of
+them, and nothing else writes those columns: append() replays the loan's rows plus the new one and
+stores the result in the same transaction, and `flask servicing recompute-loans` (recompute()) replays
+every loan again and reports where the stored figures differ, to the fen.
+
+Interest (DOMAIN.md 4: from the day the money arrives, simple, actual/365 on the unpaid principal) is
+counted from interest_paid_to; a row that moves money first counts the interest up to its day into
+interest_carried, then applies its deltas (a repayment's interest part is a negative interest_delta).
+"""
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models.servicing import LEDGER_KINDS, LoanLedgerEntry, LoanRate, PolicyLoan, ServicingApplication
+from app.services import clock, settings
+from app.services.errors import DomainError
+from app.services.loan import ZERO, due_date, interest, parse_day, rate_on
+from app.services.money import to_money
+from app.services.servicing import application as servicing
+from app.services.servicing import states
+
+RATE_MIN, RATE_MAX = Decimal("0"), Decimal("0.24")  # 24%: the ceiling of lawful private lending rates
+RECOMPUTE_BATCH = 2000
+
+
+# --- the rate table -----------------------------------------------------------------------------
+
+def add_rate(annual_rate, effective_from: date, user_id=None, note=None):
+    """Declare `annual_rate` (a fraction, 0.05 = 5%) in force from `effective_from`; the rows are never
+    edited, a later one supersedes. A day in the past is refused: loans granted then kept their rate."""
+    try:
+        rate = Decimal(str(annual_rate))
+    except (ArithmeticError, ValueError):
+        raise DomainError("loan_rate_bad", value=str(annual_rate)[:32]) from None
+    if not rate.is_finite() or not RATE_MIN <= rate <= RATE_MAX or rate.as_tuple().exponent < -6:
+        raise DomainError("loan_rate_bad", value=str(annual_rate)[:32])
+    if effective_from < clock.today():
+        raise DomainError("loan_rate_past_day", day=effective_from.isoformat())
+    row = LoanRate(annual_rate=rate, effective_from=effective_from, created_by_id=user_id,
+                   note=(note or "").strip()[:200] or None, created_at=clock.now())
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def rates(limit=200):
+    """The declared rates, the latest effective first (and, on one day, the latest declared)."""
+    return db.session.execute(select(LoanRate).order_by(LoanRate.effective_from.desc(), LoanRate.id.desc())
+                              .limit(limit)).scalars().all()
+
+
+# --- the ledger, pure ---------------------------------------------------------------------------
+
+@dataclass
+class Balance:
+    principal: Decimal = ZERO
+    interest_carried: Decimal = ZERO  # counted to interest_paid_to, not paid
+    interest_paid_to: date | None = None
+
+
+def step(balance: Balance, annual_rate, on_day, principal_delta, interest_delta) -> Balance:
+    """The balance after one ledger row. A row that moves money first counts the interest since
+    interest_paid_to into interest_carried (rounded once a period, half up)."""
+    principal, carried, since = balance.principal, balance.interest_carried, balance.interest_paid_to
+    principal_delta, interest_delta = to_money(principal_delta or 0), to_money(interest_delta or 0)
+    if principal_delta == ZERO and interest_delta == ZERO:
+        return Balance(principal, carried, since)  # a record only (a suspension)
+    if since is not None:
+        carried += interest(principal, annual_rate, since, on_day)
+    since = max(since, on_day) if since is not None else on_day
+    return Balance(principal + principal_delta, carried + interest_delta, since)
+
+
+def replay(annual_rate, entries) -> Balance:
+    """The balance the rows (oldest first) add up to: the one computation of a loan's balance."""
+    balance = Balance()
+    for entry in entries:
+        balance = step(balance, annual_rate, entry.on_day, entry.principal_delta, entry.interest_delta)
+    return balance
+
+
+def _entries(loan_id):
+    return db.session.execute(select(LoanLedgerEntry).where(LoanLedgerEntry.loan_id == loan_id)
+                              .order_by(LoanLedgerEntry.on_day, LoanLedgerEntry.id)).scalars().all()
+
+
+def entries_of(loan_id):
+    """A loan's ledger, oldest first (the ledger page)."""
+    return _entries(loan_id)
+
+
+def get_loan(loan_id):
+    found = db.session.get(PolicyLoan, loan_id)
+    if found is None:
+        raise DomainError("loan_not_found")
+    return found
+
+
+def waiting_for_money(limit=200):
+    """放款登记: the approved POLICY_LOAN applications not yet completed, with their loan (None until
+    open_loan made it), the earliest decided first."""
+    return db.session.execute(
+        select(ServicingApplication, PolicyLoan).outerjoin(PolicyLoan, PolicyLoan.application_id
+                                                           == ServicingApplication.id)
+        .where(ServicingApplication.kind == "POLICY_LOAN", ServicingApplication.status.in_(states.TO_COMPLETE))
+        .order_by(ServicingApplication.decided_at, ServicingApplication.id).limit(limit)).all()
+
+
+def _payload_money(payload, key, default=None):
+    try:
+        return to_money(Decimal(str(payload[key])))
+    except (KeyError, TypeError, ArithmeticError, ValueError):
+        return default
+
+
+def open_loan(application_id):
+    """The PENDING loan of an approved POLICY_LOAN application (once: the loan's application_id is
+    unique), from what the customer applied for; at the rate in force on the day it was granted (the
+    approval), which it keeps until it rolls over. The approval's caller, or the first disbursement,
+    makes it."""
+    found = db.session.execute(select(ServicingApplication).where(ServicingApplication.id == application_id)
+                               .with_for_update()).scalar_one_or_none()
+    if found is None:
+        raise DomainError("application_not_found")
+    existing = db.session.execute(select(PolicyLoan).where(PolicyLoan.application_id == found.id)
+                                  ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    if found.kind != "POLICY_LOAN" or found.status not in states.TO_COMPLETE:
+        raise DomainError("loan_not_approved")
+    payload = found.payload or {}
+    principal = _payload_money(payload, "amount", found.amount)
+    if principal is None or principal <= 0:
+        raise DomainError("loan_not_approved")
+    duty = _payload_money(payload, "stamp_duty", ZERO)
+    account = payload.get("account") if isinstance(payload.get("account"), dict) else {}
+    rate, _ = rate_on((found.decided_at or clock.now()).date())
+    row = PolicyLoan(application_id=found.id, policy_id=found.policy_id, principal=principal, stamp_duty=duty,
+                     credited_amount=principal - duty, annual_rate=rate, outstanding_principal=principal,
+                     interest_carried=ZERO, status="PENDING",
+                     bank_name=str(account.get("bank_name") or account.get("bank") or "")[:64] or None,
+                     account_name=str(account.get("account_name") or account.get("name") or "")[:64] or None,
+                     account_no_masked=str(account.get("card_masked") or account.get("card_no_masked")
+                                           or account.get("masked") or "")[:32] or None)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def disburse_application(application_id, arrived_text, actor, user_id=None):
+    """The operator's 放款登记 of an approved application: its loan (made now if need be), then disburse()."""
+    return disburse(open_loan(application_id).id, arrived_text, actor, user_id)
+
+
+def owed_on(loan: PolicyLoan, on: date) -> Decimal:
+    """Principal + interest to `on` as the stored (ledger-made) figures say."""
+    if loan.interest_paid_to is None:
+        return to_money(loan.outstanding_principal)
+    return (to_money(loan.outstanding_principal) + to_money(loan.interest_carried or 0)
+            + interest(loan.outstanding_principal, loan.annual_rate, loan.interest_paid_to, on))
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def append(loan: PolicyLoan, kind, event_key, on_day, principal_delta=ZERO, interest_delta=ZERO, amount=ZERO,
+           actor=None, user_id=None, repayment_id=None):
+    """Insert one ledger row and set the loan's balance to what its rows now add up to. The caller holds
+    the loan's row lock. The same event (event_key) enters once: a second time is refused (409)."""
+    if kind not in LEDGER_KINDS:
+        raise ValueError(kind)
+    rows = _entries(loan.id)
+    if rows and on_day < rows[-1].on_day:
+        raise DomainError("ledger_day_before_last", day=on_day.isoformat(), last=rows[-1].on_day.isoformat())
+    before = replay(loan.annual_rate, rows)
+    after = step(before, loan.annual_rate, on_day, principal_delta, interest_delta)
+    if after.principal < 0 or after.interest_carried < 0:
+        raise DomainError("ledger_negative_balance")
+    entry = LoanLedgerEntry(
+        loan_id=loan.id, kind=kind, event_key=event_key, on_day=on_day, principal_delta=to_money(principal_delta),
+        interest_delta=to_money(interest_delta), amount=to_money(amount), principal_after=after.principal,
+        interest_carried_after=after.interest_carried, interest_paid_to_after=after.interest_paid_to,
+        repayment_id=repayment_id, created_by_id=user_id, actor=(actor or "")[:64] or None, created_at=clock.now())
+    try:
+        with db.session.begin_nested():
+            db.session.add(entry)
+    except IntegrityError:  # the same event recorded at once by another process
+        raise DomainError("ledger_event_recorded") from None
+    loan.outstanding_principal = after.principal
+    loan.interest_carried = after.interest_carried
+    loan.interest_paid_to = after.interest_paid_to
+    return entry
+
+
+def _locked_loan(loan_id):
+    loan = db.session.execute(select(PolicyLoan).where(PolicyLoan.id == loan_id).with_for_update()
+                              ).scalar_one_or_none()
+    if loan is None:
+        raise DomainError("loan_not_found")
+    return loan
+
+
+def disburse(loan_id, arrived_text, actor, user_id=None):
+    """The money of an approved POLICY_LOAN application arrived on `arrived_text` (YYYY-MM-DD): the
+    DISBURSED row, interest from that day, due after LOAN_TERM_MONTHS, the application completed.
+    Recording it twice is refused (409), however many at once. Runs in the caller's unit of work."""
+    arrived = parse_day(arrived_text) if not isinstance(arrived_text, date) else arrived_text
+    loan = _locked_loan(loan_id)
+    if loan.status != "PENDING":
+        raise DomainError("loan_already_disbursed", day=str(loan.disbursed_on or ""))
+    found = db.session.get(ServicingApplication, loan.application_id) if loan.application_id else None
+    if found is None or found.kind != "POLICY_LOAN" or found.status not in states.TO_COMPLETE:
+        raise DomainError("loan_not_approved")
+    if arrived > clock.today() or arrived < (found.decided_at or found.submitted_at).date():
+        raise DomainError("disbursement_bad_day", day=arrived.isoformat())
+    append(loan, "DISBURSED", f"disbursed:{loan.id}", arrived, principal_delta=loan.principal,
+           amount=loan.credited_amount, actor=actor, user_id=user_id)
+    loan.status, loan.disbursed_on = "ACTIVE", arrived
+    loan.due_on = due_date(arrived, settings.get("LOAN_TERM_MONTHS"))
+    servicing.complete(found.id)
+    return loan
+
+
+# --- recompute-loans ----------------------------------------------------------------------------
+
+def _money(value):
+    return f"{to_money(value):.2f}" if value is not None else "-"
+
+
+def _compare(loan, rows):
+    """Where the stored figures of `loan` and of its rows differ from a replay of its rows."""
+    found = []
+    if not rows:
+        if loan.status != "PENDING":
+            found.append((loan.id, None, "ledger", "none", "missing"))
+        return found
+    balance = Balance()
+    for row in rows:
+        balance = step(balance, loan.annual_rate, row.on_day, row.principal_delta, row.interest_delta)
+        for name, stored, computed in (("principal_after", row.principal_after, balance.principal),
+                                       ("interest_carried_after", row.interest_carried_after,
+                                        balance.interest_carried)):
+            if to_money(stored) != computed:
+                found.append((loan.id, row.id, name, _money(stored), _money(computed)))
+        if row.interest_paid_to_after != balance.interest_paid_to:
+            found.append((loan.id, row.id, "interest_paid_to_after", str(row.interest_paid_to_after),
+                          str(balance.interest_paid_to)))
+    for name, stored, computed in (("outstanding_principal", loan.outstanding_principal, balance.principal),
+                                   ("interest_carried", loan.interest_carried or 0, balance.interest_carried)):
+        if to_money(stored) != computed:
+            found.append((loan.id, None, name, _money(stored), _money(computed)))
+    if loan.interest_paid_to != balance.interest_paid_to:
+        found.append((loan.id, None, "interest_paid_to", str(loan.interest_paid_to), str(balance.interest_paid_to)))
+    return found
+
+
+def recompute(batch=RECOMPUTE_BATCH):
+    """Replay every loan's ledger, in id ranges of `batch` loans (two queries a range), and yield each
+    difference as (loan_id, ledger row id or None, field, stored, ledger says). Reads only."""
+    last = db.session.execute(select(func.max(PolicyLoan.id))).scalar() or 0
+    start = 0
+    while start < last:
+        end = start + batch
+        loans = db.session.execute(select(PolicyLoan).where(PolicyLoan.id > start, PolicyLoan.id <= end)
+                                   .order_by(PolicyLoan.id)).scalars().all()
+        rows = {}
+        for row in db.session.execute(
+                select(LoanLedgerEntry).where(LoanLedgerEntry.loan_id > start, LoanLedgerEntry.loan_id <= end)
+                .order_by(LoanLedgerEntry.loan_id, LoanLedgerEntry.on_day, LoanLedgerEntry.id)).scalars():
+            rows.setdefault(row.loan_id, []).append(row)
+        for loan in loans:
+            yield from _compare(loan, rows.get(loan.id, []))
+        db.session.expunge_all()  # a million loans do not stay in the session
+        start = end

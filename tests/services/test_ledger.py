@@ -1,0 +1,211 @@
+"""The loan rate table and the append-only loan ledger (issue 11 points 2 and 4): the rate in force on a
+day, a loan's balance is what its ledger rows add up to, the disbursement from an approved application,
+and `recompute` finding a ledger row changed by hand."""
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+import time_machine
+from sqlalchemy import text
+
+from app.extensions import db
+from app.models import Policy, User
+from app.models.servicing import AppendOnly, LoanLedgerEntry, LoanRate, PolicyLoan, ServicingApplication
+from app.services import loan, unit
+from app.services import ledger
+from app.services.errors import DomainError
+
+MA_YAN = "860007775808888"
+NOW = datetime(2026, 3, 2, 10, 0)
+D = Decimal
+
+
+@pytest.fixture
+def frozen(seeded):
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def user_id(name):
+    return db.session.query(User.id).filter_by(username=name).scalar()
+
+
+def pending_loan(principal="10000.00", status="APPROVED", number="SA202603010001", kind="POLICY_LOAN",
+                 policy_no=MA_YAN):
+    """An application decided on 2026-03-01 and its loan waiting for the money (what approving makes)."""
+    policy = db.session.query(Policy).filter_by(policy_no=policy_no).one()
+    application = ServicingApplication(application_no=number, kind=kind, customer_id=policy.holder_id,
+                                       policy_id=policy.id, status=status, submitted_at=datetime(2026, 3, 1, 9),
+                                       decided_at=datetime(2026, 3, 1, 11), amount=D(principal))
+    db.session.add(application)
+    db.session.flush()
+    rate, _ = loan.rate_on(date(2026, 3, 1))  # a loan keeps the rate in force when granted
+    duty = loan.stamp_duty(D(principal), D("2000"), D("0.00005"))
+    row = PolicyLoan(application_id=application.id, policy_id=policy.id, principal=D(principal), stamp_duty=duty,
+                     credited_amount=D(principal) - duty, annual_rate=rate, outstanding_principal=D(principal),
+                     status="PENDING")
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
+def disburse(loan_id, day="2026-03-01", actor="operator"):
+    with unit.work():
+        ledger.disburse(loan_id, day, actor)
+
+
+def fresh(model, row_id):
+    db.session.expire_all()
+    return db.session.get(model, row_id)
+
+
+# --- the rate table (point 2) -------------------------------------------------------------------
+
+def test_without_a_declared_rate_the_setting_is_used_and_the_quote_says_so(frozen):
+    assert loan.rate_on(date(2026, 3, 2)) == (D("0.0500"), "setting")
+    assert loan.quote(MA_YAN, "1000").as_json()["rate_source"] == "setting"
+
+
+def test_the_declared_rate_in_force_on_a_day_a_later_row_superseding_from_its_day(frozen):
+    admin = user_id("admin")
+    with unit.work():
+        ledger.add_rate("0.045", date(2026, 3, 2), admin)
+        ledger.add_rate("0.055", date(2026, 4, 1), admin)
+    assert loan.rate_on(date(2026, 3, 31)) == (D("0.045"), "rate_table")
+    assert loan.rate_on(date(2026, 4, 1)) == (D("0.055"), "rate_table")
+    assert loan.rate_on(date(2026, 3, 1))[1] == "setting"  # nothing declared yet that day
+    with unit.work():
+        ledger.add_rate("0.05", date(2026, 4, 1), admin)  # the same day again: the later row wins
+    assert loan.rate_on(date(2026, 5, 1))[0] == D("0.05")
+    figures = loan.quote(MA_YAN, "1000", "2026-03-10").as_json()
+    assert (figures["annual_rate"], figures["rate_source"]) == ("0.0450", "rate_table")
+
+
+@pytest.mark.parametrize("rate,day", [("0.25", "2026-03-02"), ("-0.01", "2026-03-02"), ("abc", "2026-03-02"),
+                                      ("0.0500001", "2026-03-02"), ("NaN", "2026-03-02"),
+                                      ("0.05", "2026-03-01")])
+def test_a_rate_out_of_bounds_or_from_a_past_day_is_refused(frozen, rate, day):
+    with pytest.raises(DomainError):
+        with unit.work():
+            ledger.add_rate(rate, date.fromisoformat(day))
+    assert db.session.query(LoanRate).count() == 0
+
+
+def test_a_declared_rate_is_never_edited(frozen):
+    with unit.work():
+        row_id = ledger.add_rate("0.045", date(2026, 3, 2)).id
+    row = fresh(LoanRate, row_id)
+    row.annual_rate = D("0.06")
+    with pytest.raises(AppendOnly):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_a_granted_loan_keeps_its_rate_when_a_new_one_is_declared(frozen):
+    loan_id = pending_loan()
+    with unit.work():
+        ledger.add_rate("0.08", date(2026, 3, 2))
+    disburse(loan_id)
+    frozen.move_to(datetime(2026, 4, 1, 10))
+    (owed,) = loan.payoff(MA_YAN, "2026-04-01").loans
+    assert owed.annual_rate == D("0.05") and owed.interest == D("42.47")  # 10000 × 5% × 31 / 365
+
+
+# --- disbursement and the ledger (point 4) ------------------------------------------------------
+
+def test_the_money_arriving_starts_the_interest_and_the_term_and_completes_the_application(frozen):
+    loan_id = pending_loan("12000")
+    disburse(loan_id, "2026-03-01")
+    row = fresh(PolicyLoan, loan_id)
+    assert (row.status, row.disbursed_on, row.due_on) == ("ACTIVE", date(2026, 3, 1), date(2026, 9, 1))
+    assert (row.outstanding_principal, row.interest_paid_to, row.interest_carried) == (
+        D("12000.00"), date(2026, 3, 1), D("0.00"))
+    assert row.application.status == "COMPLETED" and row.application.completed_at is not None
+    (entry,) = ledger.entries_of(loan_id)
+    assert (entry.kind, entry.on_day, entry.principal_delta, entry.amount, entry.principal_after) == (
+        "DISBURSED", date(2026, 3, 1), D("12000.00"), D("11999.40"), D("12000.00"))
+    assert loan.payoff(MA_YAN, "2026-04-01").interest == D("50.96")  # 12000 × 5% × 31 / 365
+
+
+def test_recording_the_arrival_twice_is_refused(frozen):
+    loan_id = pending_loan()
+    disburse(loan_id)
+    with pytest.raises(DomainError) as refused:
+        disburse(loan_id, "2026-03-02")
+    assert refused.value.key == "loan_already_disbursed" and refused.value.status == 409
+    assert len(ledger.entries_of(loan_id)) == 1
+
+
+@pytest.mark.parametrize("status", ["REVIEW", "REJECTED", "SUBMITTED"])
+def test_a_loan_whose_application_is_not_approved_takes_no_money(frozen, status):
+    loan_id = pending_loan(status=status)
+    with pytest.raises(DomainError) as refused:
+        disburse(loan_id)
+    assert refused.value.key == "loan_not_approved"
+    assert fresh(PolicyLoan, loan_id).status == "PENDING" and not ledger.entries_of(loan_id)
+
+
+@pytest.mark.parametrize("day", ["2026-03-03", "2026-02-28", "2026-02-30", "x"])
+def test_an_arrival_in_the_future_before_the_approval_or_no_day_is_refused(frozen, day):
+    loan_id = pending_loan()
+    with pytest.raises(DomainError) as refused:
+        disburse(loan_id, day)
+    assert refused.value.status == 400
+
+
+def test_an_unknown_loan_is_404(frozen):
+    with pytest.raises(DomainError) as refused:
+        disburse(999999)
+    assert refused.value.status == 404
+
+
+def test_a_repayment_smaller_than_the_interest_carries_the_rest(frozen):
+    loan_id = pending_loan()
+    disburse(loan_id, "2026-03-01")
+    frozen.move_to(datetime(2026, 4, 1, 10))
+    with unit.work():
+        row = db.session.get(PolicyLoan, loan_id)
+        ledger.append(row, "REPAYMENT", "repayment:test", date(2026, 4, 1), interest_delta=D("-10.00"),
+                      amount=D("10.00"))
+    row = fresh(PolicyLoan, loan_id)
+    assert (row.outstanding_principal, row.interest_carried, row.interest_paid_to) == (
+        D("10000.00"), D("32.47"), date(2026, 4, 1))  # 42.47 counted to 04-01, 10.00 paid
+    assert loan.payoff(MA_YAN, "2026-04-01").interest == D("32.47")
+    assert not list(ledger.recompute())
+
+
+# --- recompute-loans ----------------------------------------------------------------------------
+
+def test_recompute_finds_a_ledger_row_changed_by_hand(frozen):
+    first, second = pending_loan(), pending_loan("5000", number="SA202603010002")
+    disburse(first)
+    disburse(second)
+    assert list(ledger.recompute(batch=1)) == []
+    db.session.execute(text("UPDATE loan_ledger_entry SET principal_delta = 9000.01 WHERE loan_id = :id"),
+                       {"id": first})
+    db.session.commit()
+    found = list(ledger.recompute(batch=1))
+    assert (first, None, "outstanding_principal", "10000.00", "9000.01") in found
+    assert all(difference[0] == first for difference in found)
+
+
+def test_recompute_finds_a_stored_balance_changed_by_hand(frozen):
+    loan_id = pending_loan()
+    disburse(loan_id)
+    db.session.execute(text("UPDATE policy_loan SET outstanding_principal = 9999.99 WHERE id = :id"), {"id": loan_id})
+    db.session.commit()
+    assert list(ledger.recompute()) == [(loan_id, None, "outstanding_principal", "9999.99", "10000.00")]
+
+
+def test_a_ledger_row_is_never_changed_or_deleted_through_the_orm(frozen):
+    loan_id = pending_loan()
+    disburse(loan_id)
+    (entry,) = ledger.entries_of(loan_id)
+    entry.amount = D("1.00")
+    with pytest.raises(AppendOnly):
+        db.session.commit()
+    db.session.rollback()
+    db.session.delete(db.session.get(LoanLedgerEntry, entry.id))
+    with pytest.raises(Exception, match="cannot be deleted"):
+        db.session.commit()
+    db.session.rollback()
