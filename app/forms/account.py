@@ -3,7 +3,7 @@ account, codes and identity services check the business."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
 from app.models.customer import ID_TYPES
@@ -63,3 +63,42 @@ class ResetCodeForm(FlaskForm):
 
 class SignOutForm(FlaskForm):
     next = HiddenField()
+
+
+# 保单贷款 / 保单还款: the shapes only; services/loan_application.py checks the amount, the bank, the
+# card (Luhn), the account name, the ID images, the password and the code, in the seed's order.
+def _bank_choices():
+    from app.services.loan_application import BANKS
+
+    return [("", _l("请选择开户银行"))] + [(code, name) for code, name in BANKS.items()]
+
+
+class _AccountFields(FlaskForm):
+    request_key = HiddenField()  # one per form render: a double submit finds the first application
+    amount = StringField(filters=[_fold], validators=[InputRequired(message=_l("请输入金额")), Length(max=20)],
+                         render_kw={"inputmode": "decimal", "maxlength": 20, "autocomplete": "off"})
+    bank = SelectField(_l("开户银行"), choices=_bank_choices, validate_choice=False)
+    card_no = StringField(_l("银行卡号"), filters=[_fold],
+                          validators=[InputRequired(message=_l("请输入银行卡号")), Length(max=32)],
+                          render_kw={"inputmode": "numeric", "maxlength": 32, "autocomplete": "off"})
+    account_name = StringField(_l("账户名"), filters=[_fold],
+                               validators=[InputRequired(message=_l("请输入账户名")), Length(max=64)],
+                               render_kw={"autocomplete": "name"})
+    code = StringField(_l("短信验证码"), filters=[_fold], validators=CODE_VALIDATORS,
+                       render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 6})
+
+
+class LoanForm(_AccountFields):
+    agreed = BooleanField(_l("本人已阅读并同意《保单贷款协议》"))
+    id_front = FileField(_l("身份证人像面"))
+    id_back = FileField(_l("身份证国徽面"))
+    password = PasswordField(_l("服务密码"), render_kw={"inputmode": "numeric", "autocomplete": "off",
+                                                     "maxlength": 12})
+
+
+class RepaymentForm(_AccountFields):
+    pass
+
+
+class LoanFaceForm(FlaskForm):
+    photo = FileField(_l("本人照片"), validators=[FileRequired(message=_l("请拍摄或选择一张本人正脸照片"))])

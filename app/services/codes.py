@@ -20,7 +20,7 @@ from app.services.errors import DomainError
 from app.services.validation import normalize_mobile
 from app.services import settings as business_settings
 
-PURPOSES = ("SIGN_IN", "BIND", "PASSWORD_RESET")
+PURPOSES = ("SIGN_IN", "BIND", "PASSWORD_RESET", "SERVICING")  # SERVICING: loan, repayment (loan_application.py)
 TEMPLATE = "VERIFY_CODE"
 
 

@@ -188,6 +188,21 @@ MESSAGES = {
     "application_not_sampled": E(_l("该申请未被抽检(当前状态:%(status)s)"), 409),
     "application_sample_reviewed": E(_l("该抽检申请已复核"), 409),
     "application_sample_note": E(_l("请填写复核结论")),
+    # the customer's loan and repayment pages (app/services/loan_application.py)
+    "servicing_not_verified": E(_l("办理保全项目前,需要先完成账户认证(保单绑定、人脸识别、设置服务密码)。"), 403),
+    "servicing_policy_not_found": E(_l("您要查看的保单不存在或不属于您。"), 404),
+    "servicing_refused": E(_l("暂不能受理:%(reason)s"), 409),
+    "servicing_bank_unknown": E(_l("请选择开户银行")),
+    "servicing_card_length": E(_l("请输入16至19位数字的银行卡号")),
+    "servicing_card_invalid": E(_l("银行卡号有误,请核对后重新输入")),
+    "servicing_credit_card": E(_l("不能使用信用卡,请使用本人的借记卡(储蓄卡)")),
+    "servicing_account_not_own": E(_l("该提供的银行账户须以本人的真实姓名开立,账户名须与投保人姓名一致")),
+    "servicing_agreement": E(_l("请阅读并同意协议中的条款")),
+    "servicing_id_images_missing": E(_l("贷款金额超过%(amount)s元时,需要上传身份证正反面")),
+    "servicing_face_required": E(_l("大额资金交易,须进行人脸识别:贷款金额超过%(amount)s元,请先完成人脸识别"), 403),
+    "servicing_password_missing": E(_l("请输入服务密码")),
+    "servicing_password_wrong": E(_l("服务密码错误")),
+    "servicing_code_missing": E(_l("请输入短信验证码")),
 }
 
 

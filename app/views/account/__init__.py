@@ -7,11 +7,11 @@ staff user sits under "_user_id". g.customer is set on every request of this blu
 trail names the customer as the actor.
 
 base.py holds the blueprint and what the pages share; signin.py, center.py, binding.py, face.py and
-password.py add their routes to it.
+password.py add their routes to it; loan.py holds 保单贷款 and 保单还款.
 """
 from flask import current_app
 
-from app.views.account import binding, center, face, password, signin  # noqa: F401  (their routes)
+from app.views.account import binding, center, face, loan, password, signin  # noqa: F401  (their routes)
 from app.views.account.base import (CUSTOMER_KEYS, SESSION_CHALLENGE, SESSION_CUSTOMER,  # noqa: F401
                                     SESSION_MOBILE_HINT, SESSION_OPENID, SESSION_PHONE, SESSION_RESET_AT,
                                     SESSION_VERIFICATION, SESSION_WECHAT_STATE, bp)
