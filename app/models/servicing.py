@@ -102,6 +102,7 @@ class ApplicationApproval(Model):
 
 class PolicyLoan(TimestampMixin, Undeletable, Model):
     __tablename__ = "policy_loan"
+    __table_args__ = (Index("ix_policy_loan_due", "status", "due_on"),)
 
     id = Column(Integer, primary_key=True)
     application_id = Column(Integer, ForeignKey("servicing_application.id"), unique=True)
@@ -123,6 +124,7 @@ class PolicyLoan(TimestampMixin, Undeletable, Model):
     disbursed_on = Column(Date)  # interest accrues from the day the money arrives
     due_on = Column(Date)
     rolled_from_id = Column(Integer, ForeignKey("policy_loan.id"))
+    reminded_days = Column(Integer)  # the last due-date reminder sent: 30, then 7 (the daily loan job)
 
     def __repr__(self):
         return f"贷款#{self.id} {self.principal}"

@@ -10,22 +10,26 @@ Interest (DOMAIN.md 4: from the day the money arrives, simple, actual/365 on the
 counted from interest_paid_to; a row that moves money first counts the interest up to its day into
 interest_carried, then applies its deltas (a repayment's interest part is a negative interest_delta).
 """
+import logging
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models.servicing import LEDGER_KINDS, LoanLedgerEntry, LoanRate, PolicyLoan, ServicingApplication
-from app.services import clock, settings
+from app.services import clock, settings, unit
 from app.services.errors import DomainError
 from app.services.loan import ZERO, due_date, interest, parse_day, rate_on
 from app.services.money import to_money
 from app.services.servicing import application as servicing
 from app.services.servicing import states
 
+log = logging.getLogger(__name__)
 RATE_MIN, RATE_MAX = Decimal("0"), Decimal("0.24")  # 24%: the ceiling of lawful private lending rates
 RECOMPUTE_BATCH = 2000
 
@@ -278,3 +282,162 @@ def recompute(batch=RECOMPUTE_BATCH):
             yield from _compare(loan, rows.get(loan.id, []))
         db.session.expunge_all()  # a million loans do not stay in the session
         start = end
+
+
+# --- the daily loan job (issue 11 point 4) -------------------------------------------------------
+# Reminders 30 and 7 days before the due date, the roll-over on the due date, the suspension (中止) when
+# principal plus interest reaches the cash value. Every step claims its rows with a conditional write
+# (a reminder stage, the loan's status, the policy's status), so running the job twice or twice at once
+# changes nothing more; a day the job missed is caught up (due dates up to today, reminders in range).
+
+SMS_REMINDER, SMS_SUSPENDED = "LOAN_DUE_REMINDER", "LOAN_SUSPENDED"
+JOB_BATCH = 500
+
+
+def _notify(policy, template_code, params):
+    """Queue the policyholder's SMS in this transaction, sent after the commit; a template switched
+    off in the admin is logged and does not stop the job."""
+    from app.models.customer import Customer
+    from app.services import sms
+
+    customer = db.session.get(Customer, policy.holder_id)
+    if customer is None or not customer.mobile:
+        return
+    try:
+        message = sms.queue(template_code, customer.mobile, {"name": customer.name, "no": policy.policy_no,
+                                                              **params},
+                            purpose=template_code, customer_id=customer.id)
+    except DomainError as exc:
+        log.error("loan SMS %s for %s not queued: %s", template_code, policy.policy_no, exc.key)
+        return
+    sms.send_after_commit([message.id])
+
+
+def _ids(query, batch):
+    """The ids `query` selects, in id ranges of `batch` (a million loans are not read at once)."""
+    last = 0
+    while True:
+        ids = db.session.execute(query.where(PolicyLoan.id > last).order_by(PolicyLoan.id).limit(batch)
+                                 ).scalars().all()
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def send_reminders(today=None, batch=JOB_BATCH):
+    """SMS the policyholder of each active loan due within LOAN_REMINDER_FIRST_DAYS (30), then again
+    within LOAN_REMINDER_LAST_DAYS (7); each reminder once (reminded_days is claimed by a conditional
+    UPDATE). Returns how many were sent."""
+    from sqlalchemy import or_, update
+
+    from app.models.policy import Policy
+
+    today = today or clock.today()
+    first, last = settings.get_many("LOAN_REMINDER_FIRST_DAYS", "LOAN_REMINDER_LAST_DAYS")
+    sent = 0
+    for days, lower in ((last, 0), (first, last)):
+        window = (PolicyLoan.status == "ACTIVE", PolicyLoan.due_on > today + relativedelta(days=lower),
+                  PolicyLoan.due_on <= today + relativedelta(days=days),
+                  or_(PolicyLoan.reminded_days.is_(None), PolicyLoan.reminded_days > days))
+        for ids in _ids(select(PolicyLoan.id).where(*window), batch):
+            with unit.work():
+                for loan_id in ids:
+                    claimed = db.session.execute(update(PolicyLoan).where(PolicyLoan.id == loan_id, *window)
+                                                 .values(reminded_days=days)
+                                                 .execution_options(synchronize_session=False)).rowcount
+                    if claimed != 1:
+                        continue  # another run reminded it
+                    row = db.session.get(PolicyLoan, loan_id)
+                    owed = owed_on(row, row.due_on)
+                    _notify(db.session.get(Policy, row.policy_id), SMS_REMINDER,
+                            {"due": row.due_on.isoformat(), "amount": f"{owed:.2f}", "days": (row.due_on - today).days})
+                    sent += 1
+    return sent
+
+
+def roll_over(loan_id, today=None, actor="job:loans.daily"):
+    """On its due date an unpaid loan's interest joins its principal as a new loan at the rate then in
+    force (DOMAIN.md 4): a ROLLOVER row closes the old loan (ROLLED_OVER), a ROLLOVER row opens the new
+    one, due a term later. Nothing when the loan is no longer active or not yet due (another run)."""
+    row = _locked_loan(loan_id)
+    if row.status != "ACTIVE" or row.due_on is None or row.due_on > (today or clock.today()):
+        return None
+    day = row.due_on
+    owed_interest = to_money(row.interest_carried or 0) + interest(row.outstanding_principal, row.annual_rate,
+                                                                   row.interest_paid_to, day)
+    principal = to_money(row.outstanding_principal)
+    append(row, "ROLLOVER", f"rollover-out:{row.id}", day, principal_delta=-principal,
+           interest_delta=-owed_interest, amount=principal + owed_interest, actor=actor)
+    row.status = "ROLLED_OVER"
+    rate, _ = rate_on(day)
+    new = PolicyLoan(policy_id=row.policy_id, principal=principal + owed_interest, stamp_duty=ZERO,
+                     credited_amount=ZERO, annual_rate=rate, outstanding_principal=ZERO, interest_carried=ZERO,
+                     status="ACTIVE", disbursed_on=day, due_on=due_date(day, settings.get("LOAN_TERM_MONTHS")),
+                     rolled_from_id=row.id, bank_name=row.bank_name, account_name=row.account_name,
+                     account_no_masked=row.account_no_masked)
+    db.session.add(new)
+    db.session.flush()
+    append(new, "ROLLOVER", f"rollover-in:{row.id}", day, principal_delta=principal + owed_interest,
+           amount=principal + owed_interest, actor=actor)
+    return new
+
+
+def roll_over_due(today=None, batch=JOB_BATCH):
+    """Every active loan whose due date has come, a batch a transaction. Returns how many rolled over."""
+    today = today or clock.today()
+    done = 0
+    query = select(PolicyLoan.id).where(PolicyLoan.status == "ACTIVE", PolicyLoan.due_on <= today)
+    for ids in _ids(query, batch):
+        def one_batch():
+            with unit.work():
+                return sum(1 for loan_id in ids if roll_over(loan_id, today) is not None)
+        done += unit.retry_on_lock(one_batch)
+    return done
+
+
+def suspend_over_value(today=None, batch=JOB_BATCH, actor="job:loans.daily"):
+    """A policy in force whose loans' principal plus interest to today reaches its cash value becomes
+    中止 (SUSPENDED; the policy's status is claimed by a conditional UPDATE), each active loan gets a
+    SUSPENDED row and the policyholder the notice (art. 21: within 10 days). Returns the policies."""
+    from sqlalchemy import update
+
+    from app.models.policy import Policy
+
+    today = today or clock.today()
+    suspended = 0
+    query = (select(PolicyLoan.id).join(Policy, Policy.id == PolicyLoan.policy_id)
+             .where(PolicyLoan.status == "ACTIVE", Policy.status == "IN_FORCE"))
+    for ids in _ids(query, batch):
+        with unit.work():
+            loans = db.session.execute(select(PolicyLoan).where(PolicyLoan.id.in_(ids))).scalars().all()
+            policy_ids = sorted({row.policy_id for row in loans})
+            for policy_id in policy_ids:
+                policy = db.session.get(Policy, policy_id)
+                active = db.session.execute(select(PolicyLoan).where(
+                    PolicyLoan.policy_id == policy_id, PolicyLoan.status == "ACTIVE").order_by(PolicyLoan.id)
+                ).scalars().all()
+                owed = sum((owed_on(row, today) for row in active), ZERO)
+                if policy.cash_value is None or owed < to_money(policy.cash_value):
+                    continue
+                claimed = db.session.execute(update(Policy).where(Policy.id == policy_id, Policy.status == "IN_FORCE")
+                                             .values(status="SUSPENDED")
+                                             .execution_options(synchronize_session=False)).rowcount
+                if claimed != 1:
+                    continue
+                db.session.refresh(policy)
+                for row in active:
+                    _locked_loan(row.id)
+                    append(row, "SUSPENDED", f"suspended:{row.id}:{today.isoformat()}", max(today, row.interest_paid_to
+                                                                                          or today), actor=actor)
+                _notify(policy, SMS_SUSPENDED, {"amount": f"{owed:.2f}",
+                                                "cash_value": f"{to_money(policy.cash_value):.2f}"})
+                suspended += 1
+    return suspended
+
+
+def run_daily(today=None):
+    """The daily loan job: roll-overs first (a due loan is not reminded), then reminders, then suspensions."""
+    today = today or clock.today()
+    return {"rolled_over": roll_over_due(today), "reminded": send_reminders(today),
+            "suspended": suspend_over_value(today)}

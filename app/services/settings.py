@@ -80,6 +80,10 @@ SPECS = {spec.key: spec for spec in (
          _l("每笔保单贷款的最长期限,本公司条款为6个月"), 1, 6, True),
     Spec("LOAN_ANNUAL_RATE", Decimal, Decimal("0.0500"), _l("贷款年利率"),
          _l("保单贷款年利率,单利,按实际天数/365计息"), Decimal("0"), Decimal("0.24"), True),
+    Spec("LOAN_REMINDER_FIRST_DAYS", int, 30, _l("贷款到期首次提醒(天)"),
+         _l("保单贷款到期日前多少天短信提醒客户还款或续贷"), 8, 90, True),
+    Spec("LOAN_REMINDER_LAST_DAYS", int, 7, _l("贷款到期再次提醒(天)"),
+         _l("保单贷款到期日前多少天再次短信提醒"), 1, 7, True),
     Spec("STAMP_DUTY_THRESHOLD", Decimal, Decimal("2000"), _l("印花税起征金额(元)"),
          _l("贷款金额超过此数时收取印花税"), Decimal("0"), Decimal("1000000"), True),
     Spec("STAMP_DUTY_RATE", Decimal, Decimal("0.00005"), _l("印花税税率"),  # 0.05‰

@@ -3,3 +3,4 @@ from app.tasks import sms  # noqa: F401
 from app.tasks import revisit  # noqa: F401
 from app.tasks import identity  # noqa: F401
 from app.tasks import phone_revisit  # noqa: F401
+from app.tasks import servicing  # noqa: F401

@@ -15,4 +15,6 @@ def beat_schedule(config):
     schedule["revisit-expire-midnight"] = {"task": "revisit.expire_due", "schedule": crontab(hour=0, minute=1)}
     # always scheduled: send_reminders does nothing unless EREVISIT_REMINDER_ENABLED (an admin setting)
     schedule["revisit-reminders"] = {"task": "revisit.send_reminders", "schedule": crontab(hour=10, minute=0)}
+    # policy loans (app/tasks/servicing.py): roll-overs, reminders and suspensions once a day, after midnight
+    schedule["servicing-daily-loans"] = {"task": "servicing.daily_loans", "schedule": crontab(hour=0, minute=20)}
     return schedule

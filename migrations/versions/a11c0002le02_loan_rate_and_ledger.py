@@ -1,4 +1,4 @@
-"""loan rate table, the append-only loan ledger, a loan's carried interest
+"""loan rate table, the append-only loan ledger, a loan's carried interest and reminder stage
 
 Revision ID: a11c0002le02
 Revises: a11c0001se01
@@ -57,10 +57,14 @@ def upgrade():
     with op.batch_alter_table('policy_loan', schema=None) as batch_op:
         batch_op.add_column(sa.Column('interest_carried', sa.Numeric(precision=14, scale=2), nullable=False,
                                       server_default='0'))
+        batch_op.add_column(sa.Column('reminded_days', sa.Integer(), nullable=True))
+        batch_op.create_index('ix_policy_loan_due', ['status', 'due_on'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('policy_loan', schema=None) as batch_op:
+        batch_op.drop_index('ix_policy_loan_due')
+        batch_op.drop_column('reminded_days')
         batch_op.drop_column('interest_carried')
     with op.batch_alter_table('loan_ledger_entry', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_loan_day')

@@ -209,3 +209,114 @@ def test_a_ledger_row_is_never_changed_or_deleted_through_the_orm(frozen):
     with pytest.raises(Exception, match="cannot be deleted"):
         db.session.commit()
     db.session.rollback()
+
+
+# --- the daily loan job -------------------------------------------------------------------------
+
+@pytest.fixture
+def templates(frozen):
+    from app.models import SmsTemplate
+
+    db.session.add_all([
+        SmsTemplate(code="LOAN_DUE_REMINDER", name="保单贷款到期提醒", provider_template_code="SMS_LOAN_01",
+                    content="尊敬的${name}您好!您的保单${no}贷款将于${due}到期(${days}天后),应还本息${amount}元。"),
+        SmsTemplate(code="LOAN_SUSPENDED", name="保单中止通知", provider_template_code="SMS_LOAN_02",
+                    content="尊敬的${name}您好!您的保单${no}贷款本息${amount}元已达现金价值${cash_value}元,保单效力中止。")])
+    db.session.commit()
+    return frozen
+
+
+def sms_of(purpose):
+    from app.models import SmsMessage
+
+    db.session.expire_all()
+    return db.session.query(SmsMessage).filter_by(purpose=purpose).all()
+
+
+def test_reminders_30_and_7_days_before_the_due_date_once_each(templates):
+    loan_id = pending_loan()
+    disburse(loan_id)  # due 2026-09-01
+    assert ledger.send_reminders(date(2026, 8, 1)) == 0  # 31 days before
+    assert ledger.send_reminders(date(2026, 8, 3)) == 1  # a missed 08-02 is caught up
+    assert ledger.send_reminders(date(2026, 8, 3)) == 0
+    (first,) = sms_of("LOAN_DUE_REMINDER")
+    assert "2026-09-01" in first.content and "29天后" in first.content
+    assert ledger.send_reminders(date(2026, 8, 24)) == 0
+    assert ledger.send_reminders(date(2026, 8, 25)) == 1
+    assert ledger.send_reminders(date(2026, 8, 26)) == 0
+    assert len(sms_of("LOAN_DUE_REMINDER")) == 2
+
+
+def test_on_the_due_date_the_interest_joins_the_principal_as_a_new_loan_at_the_rate_then(templates):
+    loan_id = pending_loan()
+    disburse(loan_id)  # 10000 at 5% from 2026-03-01, due 2026-09-01
+    with unit.work():
+        ledger.add_rate("0.06", date(2026, 8, 1))
+    templates.move_to(datetime(2026, 9, 1, 0, 30))
+    assert ledger.roll_over_due(date(2026, 8, 31)) == 0
+    assert ledger.run_daily(date(2026, 9, 1))["rolled_over"] == 1
+    assert ledger.run_daily(date(2026, 9, 1))["rolled_over"] == 0  # twice changes nothing
+    old = fresh(PolicyLoan, loan_id)
+    new = db.session.query(PolicyLoan).filter_by(rolled_from_id=loan_id).one()
+    assert (old.status, old.outstanding_principal, old.interest_carried) == ("ROLLED_OVER", D("0.00"), D("0.00"))
+    # 10000 × 5% × 184 / 365 = 252.05
+    assert (new.principal, new.outstanding_principal, new.annual_rate, new.disbursed_on, new.due_on) == (
+        D("10252.05"), D("10252.05"), D("0.06"), date(2026, 9, 1), date(2027, 3, 1))
+    assert [e.kind for e in ledger.entries_of(loan_id)] == ["DISBURSED", "ROLLOVER"]
+    assert ledger.entries_of(loan_id)[-1].interest_delta == D("-252.05")
+    assert loan.payoff(MA_YAN, "2026-10-01").interest == D("50.56")  # 10252.05 × 6% × 30 / 365
+    assert list(ledger.recompute()) == []
+
+
+def test_the_policy_is_suspended_when_the_debt_reaches_the_cash_value_with_the_notice(templates):
+    from app.models import Policy
+
+    loan_id = pending_loan("42000.00")  # cash value 42500.00: 500 of interest is 87 days at 5%
+    disburse(loan_id)
+    assert ledger.suspend_over_value(date(2026, 5, 26)) == 0
+    assert ledger.run_daily(date(2026, 5, 27))["suspended"] == 1
+    assert ledger.run_daily(date(2026, 5, 28))["suspended"] == 0
+    db.session.expire_all()
+    assert db.session.query(Policy).filter_by(policy_no=MA_YAN).one().status == "SUSPENDED"
+    assert [e.kind for e in ledger.entries_of(loan_id)] == ["DISBURSED", "SUSPENDED"]
+    (notice,) = sms_of("LOAN_SUSPENDED")
+    assert "42500.00" in notice.content and "中止" in notice.content
+    assert list(ledger.recompute()) == []
+
+
+def test_the_daily_job_runs_with_every_scheduled_job_on_the_embedded_default(templates, app):
+    loan_id = pending_loan()
+    disburse(loan_id)
+    templates.move_to(datetime(2026, 9, 2, 1, 0))
+    result = app.test_cli_runner().invoke(args=["portal", "run-jobs"])
+    assert result.exit_code == 0, result.output
+    assert "servicing-daily-loans" in result.output
+    assert fresh(PolicyLoan, loan_id).status == "ROLLED_OVER"
+
+
+def test_two_daily_jobs_at_once_roll_a_loan_over_once(app, seeded):
+    if db.engine.dialect.name != "mysql":
+        pytest.skip("row locks and READ COMMITTED: MariaDB")
+    import threading
+
+    with time_machine.travel(datetime(2026, 3, 2, 10), tick=False) as traveller:
+        ids = [pending_loan(number=f"SA{n}") for n in range(5)]
+        for loan_id in ids:
+            disburse(loan_id)
+        traveller.move_to(datetime(2026, 9, 1, 1))
+        results, start = [], threading.Barrier(2)
+
+        def one():
+            with app.app_context():
+                start.wait()
+                results.append(ledger.run_daily(date(2026, 9, 1))["rolled_over"])
+
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(results) == 5, results
+        db.session.rollback()
+        assert db.session.query(PolicyLoan).filter(PolicyLoan.rolled_from_id.in_(ids)).count() == 5
+        assert list(ledger.recompute()) == []
