@@ -14,8 +14,10 @@ from decimal import Decimal
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import func
 
-from app.models import Policy
+from app.extensions import db
+from app.models import IdentityVerification, Policy
 from app.services import account, clock, codes, identity, loan
 from app.services.errors import DomainError
 from app.services.money import to_money
@@ -215,6 +217,19 @@ def _setting(key):
 
 def needs_face(amount):
     return amount > face_amount()
+
+
+def start_face_check(customer_id, image_bytes, ip=None, user_agent=None):
+    """The selfie of a large loan, compared with the enrolled face (identity's photo check); at most
+    FACE_MAX_TRIES failed checks a day."""
+    _verified(customer_id)
+    failed = db.session.query(func.count(IdentityVerification.id)).filter(
+        IdentityVerification.customer_id == customer_id, IdentityVerification.purpose == FACE_PURPOSE,
+        IdentityVerification.status.in_(("FAILED", "UNUSABLE")),
+        IdentityVerification.created_at >= clock.start_of_day(clock.today())).scalar()
+    if failed >= _setting("FACE_MAX_TRIES"):
+        raise DomainError("face_too_many_today")
+    return identity.start_photo_verification(customer_id, image_bytes, FACE_PURPOSE, ip=ip, user_agent=user_agent)
 
 
 def face_passed(customer_id):

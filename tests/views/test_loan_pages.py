@@ -297,3 +297,24 @@ def test_failed_checks_are_shown_in_chinese(seeded, client):
             ("可贷金额", False, "本次贷款金额 50000.00 ≤ 可贷金额 34000.00")], "50000", servicing.new_request_key())
     detail = page(client.get(f"/my/application/{found.id}"))
     assert "未通过的校验" in detail and "本次贷款金额 50000.00 ≤ 可贷金额 34000.00" in detail
+
+
+def test_a_selfie_of_someone_else_fails_and_the_tries_are_limited(seeded, client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "LOAN_FACE_AMOUNT", 5000)
+    signed_in_ma_yan(client)
+    ma_yan = db.session.query(Customer).filter_by(customer_no="C0003").one()
+    identity.attach_reference_photo(ma_yan.id, photo("obama.jpg"))
+    pid = policy_id()
+    import io
+    from app.services import settings
+    for attempt in range(settings.get("FACE_MAX_TRIES")):
+        token = csrf_token(page(client.get(f"/my/loan/{pid}/face")))
+        failed = client.post(f"/my/loan/{pid}/face", data={"csrf_token": token,
+                                                           "photo": (io.BytesIO(photo("biden.jpg")), "me.jpg")},
+                             content_type="multipart/form-data", follow_redirects=True)
+        assert "人脸识别未通过" in page(failed)
+    token = csrf_token(page(client.get(f"/my/loan/{pid}/face")))
+    blocked = client.post(f"/my/loan/{pid}/face", data={"csrf_token": token,
+                                                        "photo": (io.BytesIO(photo("obama2.jpg")), "me.jpg")},
+                          content_type="multipart/form-data")
+    assert blocked.status_code == 429 and "次数过多" in page(blocked)

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from app.forms.account import LoanFaceForm, LoanForm, RepaymentForm
 from app.models.policy import POLICY_STATUSES
-from app.services import identity, privacy, unit
+from app.services import privacy, unit
 from app.services import loan_application as service
 from app.services import settings as business_settings
 from app.services.errors import DomainError
@@ -167,10 +167,9 @@ def loan_face(policy_id):
             error, status = _form_error(form), 400
         else:
             try:
-                verification = identity.start_photo_verification(g.customer.id, form.photo.data.read(),
-                                                                 service.FACE_PURPOSE, **_client())
+                verification = service.start_face_check(g.customer.id, form.photo.data.read(), **_client())
             except DomainError as failure:
-                error, status = failure.message, 400
+                error, status = failure.message, failure.status
             else:
                 return redirect(url_for(".loan_face_result", policy_id=policy_id,
                                         verification_id=verification.id))
