@@ -90,7 +90,7 @@ ROLE_PERMISSIONS = {
         "ReviewQueueView": ("can_list", "can_show", "can_approve", "can_reject"),  # services decide who
         "ServicingApplicationView": _LIST,
         "PolicyLoanView": _LIST, "LoanRepaymentView": _LIST,
-        "LoanLedgerView": ("can_list", "can_show", "can_disburse"),  # the money's arrival; the service checks
+        "LoanLedgerView": ("can_list", "can_show", "can_disburse", "can_repay"),  # money in and out; the service checks
         "SmsMessageView": _LIST,  # a message whose result is unknown is resent by a supervisor
         **_menus("PolicyAdmin", "Policies", "PolicyImport", "Customers", "Products", "Beneficiaries",
                  "Revisits", "RevisitTasks", "Questionnaires", "Servicing", "ReviewQueue", "Applications",

@@ -171,6 +171,11 @@ MESSAGES = {
     "ledger_day_before_last": E(_l("记账日期 %(day)s 早于该笔贷款最近一笔台账记录的日期 %(last)s"), 409),
     "ledger_negative_balance": E(_l("记账后贷款余额将小于0,不能记账"), 409),
     "ledger_event_recorded": E(_l("该笔业务已记入贷款台账,不能重复记账"), 409),
+    "loan_not_active": E(_l("该笔贷款不是未清偿状态,不能登记还款"), 409),
+    "repayment_ref_missing": E(_l("请填写支付流水号(不超过48个字符)")),
+    "repayment_bad_result": E(_l("支付结果 %(result)s 无效,应为 PAID 或 FAILED")),
+    "repayment_bad_day": E(_l("还款日期 %(day)s 无效:不能晚于今天,也不能早于最近一次计息日")),
+    "repayment_application_not_approved": E(_l("该还款申请不存在、不属于这张保单或尚未审核通过"), 409),
     "database_not_ready": E(_l("无法读取数据库:尚未建立或无法连接,请先运行 flask db upgrade(或 make run)"), 503),
     # servicing applications (app/services/servicing/)
     "application_bad_transition": E(_l("保全申请状态 %(status)s 不能执行 %(event)s"), 409),

@@ -12,7 +12,7 @@ interest_carried, then applies its deltas (a repayment's interest part is a nega
 """
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
@@ -21,10 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models.servicing import LEDGER_KINDS, LoanLedgerEntry, LoanRate, PolicyLoan, ServicingApplication
+from app.models.servicing import (LEDGER_KINDS, LoanLedgerEntry, LoanRate, LoanRepayment, PolicyLoan,
+                                  ServicingApplication)
 from app.services import clock, settings, unit
 from app.services.errors import DomainError
-from app.services.loan import ZERO, due_date, interest, parse_day, rate_on
+from app.services.loan import (REPAYMENT_LABEL, ZERO, LoanBalance, allocate, due_date, interest, parse_day,
+                               parse_loan_amount, rate_on)
 from app.services.money import to_money
 from app.services.servicing import application as servicing
 from app.services.servicing import states
@@ -229,6 +231,60 @@ def disburse(loan_id, arrived_text, actor, user_id=None):
     loan.due_on = due_date(arrived, settings.get("LOAN_TERM_MONTHS"))
     servicing.complete(found.id)
     return loan
+
+
+# --- repayment results (issue 11 point 5) -------------------------------------------------------
+
+PAYMENT_RESULTS = ("PAID", "FAILED")
+
+
+def record_repayment(loan_id, amount_text, paid_text, payment_ref, actor, user_id=None, application_no=None,
+                     result="PAID"):
+    """The payment system (or an operator) reports a repayment's result. Only a PAID one enters the
+    ledger: interest first, then principal (loan.allocate, to the day it was paid); repaying everything
+    closes the loan (REPAID); the customer's LOAN_REPAYMENT application named is completed. The same
+    payment_ref enters once (409). Returns (loan, repayment or None)."""
+    ref = (payment_ref or "").strip()
+    if not ref or len(ref) > 48:
+        raise DomainError("repayment_ref_missing")
+    if result not in PAYMENT_RESULTS:
+        raise DomainError("repayment_bad_result", result=str(result)[:16])
+    amount = parse_loan_amount(amount_text, REPAYMENT_LABEL)
+    paid_on = parse_day(paid_text) if not isinstance(paid_text, date) else paid_text
+    row = _locked_loan(loan_id)
+    found = None
+    if application_no:
+        found = db.session.execute(select(ServicingApplication).where(
+            ServicingApplication.application_no == str(application_no)[:32]).with_for_update()).scalar_one_or_none()
+        if found is None or found.kind != "LOAN_REPAYMENT" or found.policy_id != row.policy_id \
+                or found.status not in states.TO_COMPLETE:
+            raise DomainError("repayment_application_not_approved")
+    if result == "FAILED":
+        return row, None
+    if row.status != "ACTIVE":
+        raise DomainError("loan_not_active")
+    if amount <= 0:
+        raise DomainError("repayment_not_positive")
+    if paid_on > clock.today() or paid_on < (row.interest_paid_to or row.disbursed_on):
+        raise DomainError("repayment_bad_day", day=paid_on.isoformat())
+    owed_interest = to_money(row.interest_carried or 0) + interest(row.outstanding_principal, row.annual_rate,
+                                                                   row.interest_paid_to, paid_on)
+    balance = LoanBalance(loan_id=row.id, status=row.status, annual_rate=Decimal(row.annual_rate),
+                          principal=to_money(row.outstanding_principal), interest=owed_interest,
+                          interest_from=row.interest_paid_to, days=0, due_on=row.due_on)
+    ((_, interest_part, principal_part),) = allocate(amount, [balance])
+    paid_at = clock.now() if paid_on == clock.today() else datetime.combine(paid_on, time(12))
+    repayment = LoanRepayment(loan_id=row.id, application_id=found.id if found else None, amount=amount,
+                              interest_part=interest_part, principal_part=principal_part, paid_at=paid_at)
+    db.session.add(repayment)
+    db.session.flush()
+    append(row, "REPAYMENT", f"repayment:{ref}", paid_on, principal_delta=-principal_part,
+           interest_delta=-interest_part, amount=amount, actor=actor, user_id=user_id, repayment_id=repayment.id)
+    if row.outstanding_principal == ZERO and to_money(row.interest_carried) == ZERO:
+        row.status = "REPAID"
+    if found is not None:
+        servicing.complete(found.id)
+    return row, repayment
 
 
 # --- recompute-loans ----------------------------------------------------------------------------

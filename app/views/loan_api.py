@@ -10,6 +10,8 @@ input answers 400 (an amount or a day that is none) or 404 (no such policy).
 The payment system reports the money (role Integration, JWT; app/services/ledger.py decides):
 
     POST /api/v1/loan/<loan_id>/disbursement  {"arrived_on": "2026-11-30"}   the loan's money arrived
+    POST /api/v1/loan/<loan_id>/repayment     {"amount": "500.00", "paid_on": "2026-11-30",
+                                               "payment_ref": "P123", "result": "PAID", "application_no": ...}
 """
 from flask import g, request
 from flask_babel import gettext as _
@@ -101,7 +103,7 @@ class LoanApi(TruthfulSpec, BaseApi):
     openapi_spec_tag = "Policy loan"
     allow_browser_login = False  # the core system signs in with JWT
     base_permissions = ["can_get", "can_post"]
-    method_permission_name = {"quote": "get", "payoff": "get", "disbursement": "post"}
+    method_permission_name = {"quote": "get", "payoff": "get", "disbursement": "post", "repayment": "post"}
     openapi_spec_component_schemas = ()
     openapi_spec_methods = {}
 
@@ -226,6 +228,58 @@ class LoanApi(TruthfulSpec, BaseApi):
             return self.response_400(message=_("请求体应为 JSON 对象,arrived_on 为到账日期(YYYY-MM-DD)"))
         return self._record(loan_id, lambda: ledger.disburse(
             loan_id, payload["arrived_on"], actor=f"api:{g.user.username}", user_id=g.user.id))
+
+
+    @expose("/<int:loan_id>/repayment", methods=["POST"])
+    @protect()
+    @safe
+    def repayment(self, loan_id):
+        """Record a repayment's payment result (还款结果): a PAID one enters the loan's ledger.
+        ---
+        post:
+          summary: the payment system reports a repayment's result; interest first, then principal
+          description: Only a PAID result enters the ledger, split interest first (to `paid_on`), then
+            principal; repaying everything closes the loan (REPAID). The named LOAN_REPAYMENT application
+            is completed. One payment_ref enters once (409); an amount above the total owed is refused (409).
+          parameters:
+          - {in: path, name: loan_id, required: true, schema: {type: integer}}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [amount, paid_on, payment_ref]
+                  properties:
+                    amount: {type: string, pattern: '^[0-9]{1,12}([.][0-9]{1,2})?$', example: '500.00'}
+                    paid_on: {type: string, format: date}
+                    payment_ref: {type: string, minLength: 1, maxLength: 48, description: "the payment system's reference"}
+                    result: {type: string, enum: [PAID, FAILED], default: PAID}
+                    application_no: {type: string, maxLength: 32, description: "the customer's 保单还款 application"}
+          responses:
+            200:
+              description: the loan after the repayment (unchanged for FAILED)
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/LoanState'}
+            400: {$ref: '#/components/responses/400'}
+            404: {$ref: '#/components/responses/404'}
+            409:
+              description: recorded already, the loan not active, the amount above the total, or the application not approved
+              content:
+                application/json:
+                  schema: {type: object, properties: {message: {type: string}}}
+        """
+        payload = request.get_json(silent=True)
+        fields = ("amount", "paid_on", "payment_ref")
+        if not isinstance(payload, dict) or not all(isinstance(payload.get(f), str) for f in fields) \
+                or not isinstance(payload.get("result", "PAID"), str) \
+                or not isinstance(payload.get("application_no") or "", str):
+            return self.response_400(message=_("请求体应为 JSON 对象,含 amount、paid_on、payment_ref(字符串)"))
+        return self._record(loan_id, lambda: ledger.record_repayment(
+            loan_id, payload["amount"], payload["paid_on"], payload["payment_ref"], actor=f"api:{g.user.username}",
+            user_id=g.user.id, application_no=payload.get("application_no") or None,
+            result=payload.get("result", "PAID"))[0])
 
 
 def register_loan_api(appbuilder):

@@ -198,6 +198,15 @@ class DisbursementForm(FlaskForm):
     arrived_on = DateField(_l("到账日期"), validators=[DataRequired(message=_l("请填写到账日期"))])
 
 
+class RepaymentResultForm(FlaskForm):
+    """An operator records a repayment that arrived (the payment system usually reports it)."""
+    amount = StringField(_l("还款金额"), validators=[DataRequired(message=_l("请填写还款金额")), Length(max=20)])
+    paid_on = DateField(_l("还款到账日期"), validators=[DataRequired(message=_l("请填写还款到账日期"))])
+    payment_ref = StringField(_l("支付流水号"), validators=[DataRequired(message=_l("请填写支付流水号")),
+                                                          Length(max=48)])
+    application_no = StringField(_l("还款申请号"), validators=[Optional(), Length(max=32)])
+
+
 LEDGER_LABELS = {"kinds": LEDGER_KINDS, "statuses": LOAN_STATUSES}
 
 
@@ -207,7 +216,7 @@ class LoanLedgerView(BaseView):
     app/services/ledger.py)."""
     route_base = "/loan-ledger"
     default_view = "index"
-    base_permissions = ["can_list", "can_show", "can_disburse"]
+    base_permissions = ["can_list", "can_show", "can_disburse", "can_repay"]
 
     @expose("/")
     @has_access
@@ -218,17 +227,19 @@ class LoanLedgerView(BaseView):
                                     may_disburse=self.appbuilder.sm.has_access("can_disburse",
                                                                                self.class_permission_name))
 
-    def _render(self, loan_id, form=None, error=None, status=200):
+    def _render(self, loan_id, form=None, error=None, status=200, repay_form=None):
         try:
             found = ledger.get_loan(loan_id)
         except DomainError:
             abort(404)
         may_disburse = (found.status == "PENDING"
                         and self.appbuilder.sm.has_access("can_disburse", self.class_permission_name))
+        may_repay = found.status == "ACTIVE" and self.appbuilder.sm.has_access("can_repay", self.class_permission_name)
         body = self.render_template(
             "servicing/loan_ledger.html", loan=found, entries=ledger.entries_of(found.id), labels=LEDGER_LABELS,
             owed=ledger.owed_on(found, clock.today()) if found.status == "ACTIVE" else None, today=clock.today(),
-            may_disburse=may_disburse, form=form or DisbursementForm(formdata=None), error=error)
+            may_disburse=may_disburse, form=form or DisbursementForm(formdata=None), error=error,
+            may_repay=may_repay, repay_form=repay_form or RepaymentResultForm(formdata=None))
         return body if status == 200 else (body, status)
 
     @expose("/<int:loan_id>")
@@ -257,6 +268,28 @@ class LoanLedgerView(BaseView):
     def _disburse(loan_id, arrived_on):
         with unit.work():
             ledger.disburse(loan_id, arrived_on, actor=f"user:{g.user.username}", user_id=g.user.id)
+
+    @expose("/<int:loan_id>/repayment", methods=["POST"])
+    @has_access
+    @permission_name("repay")
+    def repay(self, loan_id):
+        form = RepaymentResultForm()
+        if not form.validate_on_submit():
+            error = (_("页面已过期,请刷新后重试。") if form.csrf_token.errors
+                     else ";".join(str(e) for errors in form.errors.values() for e in errors))
+            return self._render(loan_id, repay_form=form, error=error, status=400)
+
+        def attempt():
+            with unit.work():
+                ledger.record_repayment(loan_id, form.amount.data, form.paid_on.data, form.payment_ref.data,
+                                        actor=f"user:{g.user.username}", user_id=g.user.id,
+                                        application_no=(form.application_no.data or "").strip() or None)
+        try:
+            unit.retry_on_lock(attempt)
+        except DomainError as exc:
+            return self._render(loan_id, repay_form=form, error=exc.message, status=exc.status)
+        flash(_("已登记还款,先还利息后还本金。"), "success")
+        return redirect(url_for(".show", loan_id=loan_id))
 
     @expose("/application/<int:application_id>/disbursement", methods=["POST"])
     @has_access

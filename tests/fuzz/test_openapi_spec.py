@@ -19,6 +19,7 @@ from tests.fuzz.conftest import FUZZ
 OPERATIONS = [
     ("POST", "/api/v1/intake/policies"),
     ("POST", "/api/v1/loan/{loan_id}/disbursement"),
+    ("POST", "/api/v1/loan/{loan_id}/repayment"),
     ("GET", "/api/v1/loan/{policy_no}/payoff"),
     ("GET", "/api/v1/loan/{policy_no}/quote"),
     ("GET", "/api/v1/phone_revisit/attempts"),
@@ -53,6 +54,7 @@ EXCLUDED_CHECKS.update({("GET", path): [positive_data_acceptance] for path in (
     "/api/v1/policy/", "/api/v1/policy/{pk}", "/api/v1/revisit_task/", "/api/v1/revisit_task/{pk}")})
 # and on the money's arrival: a generated loan id is no loan (404) or not waiting for its money (409)
 EXCLUDED_CHECKS[("POST", "/api/v1/loan/{loan_id}/disbursement")] = [positive_data_acceptance]
+EXCLUDED_CHECKS[("POST", "/api/v1/loan/{loan_id}/repayment")] = [positive_data_acceptance]
 # and on the results' dates: `from` not after `to`, at most 366 days apart, cannot be said in JSON Schema
 EXCLUDED_CHECKS[("GET", "/api/v1/phone_revisit/results")] = [positive_data_acceptance]
 

@@ -320,3 +320,69 @@ def test_two_daily_jobs_at_once_roll_a_loan_over_once(app, seeded):
         db.session.rollback()
         assert db.session.query(PolicyLoan).filter(PolicyLoan.rolled_from_id.in_(ids)).count() == 5
         assert list(ledger.recompute()) == []
+
+
+# --- repayment results (point 5) ----------------------------------------------------------------
+
+def repay(loan_id, amount, day="2026-04-01", ref="P1", **kw):
+    with unit.work():
+        return ledger.record_repayment(loan_id, amount, day, ref, actor="payment", **kw)
+
+
+def test_a_partial_repayment_pays_the_interest_first_then_principal(frozen):
+    loan_id = pending_loan()
+    disburse(loan_id)
+    frozen.move_to(datetime(2026, 4, 1, 10))
+    row, repayment = repay(loan_id, "1000")
+    assert (repayment.interest_part, repayment.principal_part) == (D("42.47"), D("957.53"))
+    row = fresh(PolicyLoan, loan_id)
+    assert (row.status, row.outstanding_principal, row.interest_paid_to, row.interest_carried) == (
+        "ACTIVE", D("9042.47"), date(2026, 4, 1), D("0.00"))
+    owed = loan.payoff(MA_YAN, "2026-04-01")
+    assert owed.principal + owed.interest == D("9042.47")
+    assert list(ledger.recompute()) == []
+
+
+def test_repaying_everything_closes_the_loan_and_completes_the_application(frozen):
+    loan_id = pending_loan()
+    disburse(loan_id)
+    policy_id = fresh(PolicyLoan, loan_id).policy_id
+    customer = db.session.query(ServicingApplication).first().customer_id
+    db.session.add(ServicingApplication(application_no="SAR1", kind="LOAN_REPAYMENT", customer_id=customer,
+                                        policy_id=policy_id, status="APPROVED", submitted_at=datetime(2026, 4, 1, 9)))
+    db.session.commit()
+    frozen.move_to(datetime(2026, 4, 1, 10))
+    with pytest.raises(DomainError) as above:
+        repay(loan_id, "10042.48")
+    assert above.value.key == "repayment_above_total"
+    repay(loan_id, "10042.47", application_no="SAR1")
+    row = fresh(PolicyLoan, loan_id)
+    assert (row.status, row.outstanding_principal) == ("REPAID", D("0.00"))
+    assert db.session.query(ServicingApplication).filter_by(application_no="SAR1").one().status == "COMPLETED"
+    assert loan.payoff(MA_YAN, "2026-04-01").reasons[0]["code"] == "loan_none_unpaid"
+
+
+def test_a_payment_enters_once_and_a_failed_one_not_at_all(frozen):
+    loan_id = pending_loan()
+    disburse(loan_id)
+    frozen.move_to(datetime(2026, 4, 1, 10))
+    assert repay(loan_id, "500", ref="F1", result="FAILED")[1] is None
+    repay(loan_id, "500", ref="P1")
+    with pytest.raises(DomainError) as again:
+        repay(loan_id, "500", ref="P1")
+    assert again.value.key == "ledger_event_recorded" and again.value.status == 409
+    assert [e.kind for e in ledger.entries_of(loan_id)] == ["DISBURSED", "REPAYMENT"]
+
+
+@pytest.mark.parametrize("amount,day,key", [("0", "2026-04-01", "repayment_not_positive"),
+                                            ("abc", "2026-04-01", "field_bad_money"),
+                                            ("100", "2026-04-02", "repayment_bad_day"),
+                                            ("100", "2026-02-28", "repayment_bad_day")])
+def test_a_repayment_that_is_none_is_refused(frozen, amount, day, key):
+    loan_id = pending_loan()
+    disburse(loan_id)
+    frozen.move_to(datetime(2026, 4, 1, 10))
+    with pytest.raises(DomainError) as refused:
+        repay(loan_id, amount, day)
+    assert refused.value.key == key
+    assert len(ledger.entries_of(loan_id)) == 1

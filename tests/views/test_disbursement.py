@@ -200,3 +200,41 @@ def frozen_day(day, hour):
     from datetime import datetime
 
     return datetime(2026, 3, day, hour)
+
+
+# --- repayment results --------------------------------------------------------------------------
+
+def test_the_payment_system_reports_a_repayment_interest_first(frozen, client):  # noqa: F811
+    loan_id = pending_loan()
+    disburse(loan_id)
+    frozen.move_to("2026-04-01 10:00")
+    headers = token(client)
+    body = {"amount": "1000.00", "paid_on": "2026-04-01", "payment_ref": "PAY-1"}
+    reply = client.post(f"/api/v1/loan/{loan_id}/repayment", json=body, headers=headers)
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    assert reply.get_json()["outstanding_principal"] == "9042.47"
+    assert client.post(f"/api/v1/loan/{loan_id}/repayment", json=body, headers=headers).status_code == 409
+    for bad in ({}, {"amount": 1000, "paid_on": "2026-04-01", "payment_ref": "X"},
+                {"amount": "1", "paid_on": "2026-04-01", "payment_ref": "X", "result": "MAYBE"}):
+        assert client.post(f"/api/v1/loan/{loan_id}/repayment", json=bad, headers=headers).status_code == 400
+    above = client.post(f"/api/v1/loan/{loan_id}/repayment", json={**body, "amount": "99999", "payment_ref": "P2"},
+                        headers=headers)
+    assert above.status_code == 409
+    assert client.post("/api/v1/loan/999999/repayment", json={**body, "payment_ref": "P3"},
+                       headers=headers).status_code == 404
+
+
+def test_an_operator_records_a_repayment_on_the_loans_page(frozen, client):  # noqa: F811
+    loan_id = pending_loan()
+    disburse(loan_id)
+    frozen.move_to("2026-04-01 10:00")
+    login(client, "operator")
+    page = client.get(f"/loan-ledger/{loan_id}").get_data(as_text=True)
+    assert "repayment-form" in page
+    reply = client.post(f"/loan-ledger/{loan_id}/repayment", data={
+        "amount": "10042.47", "paid_on": "2026-04-01", "payment_ref": "BANK-9", "csrf_token": csrf_token(page)},
+        follow_redirects=True)
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    assert fresh(PolicyLoan, loan_id).status == "REPAID"
+    assert client.post(f"/loan-ledger/{loan_id}/repayment", data={
+        "amount": "1", "paid_on": "2026-04-01", "payment_ref": "BANK-10"}).status_code == 400  # no CSRF
