@@ -452,41 +452,57 @@ def roll_over_due(today=None, batch=JOB_BATCH):
     return done
 
 
-def suspend_over_value(today=None, batch=JOB_BATCH, actor="job:loans.daily"):
+def _over_value(today, first, last):
+    """{policy_id: owed} of the policies in force with ids in (first, last] whose active loans' principal
+    plus interest to `today` reaches the cash value: one read of the loans' stored (ledger-made) columns."""
+    from app.models.policy import Policy
+
+    rows = db.session.execute(
+        select(PolicyLoan.policy_id, PolicyLoan.outstanding_principal, PolicyLoan.interest_carried,
+               PolicyLoan.annual_rate, PolicyLoan.interest_paid_to, Policy.cash_value)
+        .join(Policy, Policy.id == PolicyLoan.policy_id)
+        .where(PolicyLoan.status == "ACTIVE", Policy.status == "IN_FORCE", PolicyLoan.policy_id > first,
+               PolicyLoan.policy_id <= last)).all()
+    owed, cash = {}, {}
+    for policy_id, principal, carried, rate, since, cash_value in rows:
+        owed[policy_id] = owed.get(policy_id, ZERO) + to_money(principal) + to_money(carried or 0) + (
+            interest(principal, rate, since, today) if since else ZERO)
+        cash[policy_id] = cash_value
+    return {pid: total for pid, total in owed.items() if cash[pid] is not None and total >= to_money(cash[pid])}
+
+
+def suspend_over_value(today=None, batch=JOB_BATCH * 20, actor="job:loans.daily"):
     """A policy in force whose loans' principal plus interest to today reaches its cash value becomes
     中止 (SUSPENDED; the policy's status is claimed by a conditional UPDATE), each active loan gets a
-    SUSPENDED row and the policyholder the notice (art. 21: within 10 days). Returns the policies."""
+    SUSPENDED row and the policyholder the notice (art. 21: within 10 days). Read in policy-id ranges of
+    `batch`, so all of a policy's loans are summed together. Returns how many policies were suspended."""
     from sqlalchemy import update
 
     from app.models.policy import Policy
 
     today = today or clock.today()
     suspended = 0
-    query = (select(PolicyLoan.id).join(Policy, Policy.id == PolicyLoan.policy_id)
-             .where(PolicyLoan.status == "ACTIVE", Policy.status == "IN_FORCE"))
-    for ids in _ids(query, batch):
+    top = db.session.execute(select(func.max(PolicyLoan.policy_id)).where(PolicyLoan.status == "ACTIVE")).scalar() or 0
+    for first in range(0, top, batch):
+        over = _over_value(today, first, first + batch)
+        if not over:
+            continue
         with unit.work():
-            loans = db.session.execute(select(PolicyLoan).where(PolicyLoan.id.in_(ids))).scalars().all()
-            policy_ids = sorted({row.policy_id for row in loans})
-            for policy_id in policy_ids:
-                policy = db.session.get(Policy, policy_id)
-                active = db.session.execute(select(PolicyLoan).where(
-                    PolicyLoan.policy_id == policy_id, PolicyLoan.status == "ACTIVE").order_by(PolicyLoan.id)
-                ).scalars().all()
-                owed = sum((owed_on(row, today) for row in active), ZERO)
-                if policy.cash_value is None or owed < to_money(policy.cash_value):
-                    continue
+            for policy_id in sorted(over):
                 claimed = db.session.execute(update(Policy).where(Policy.id == policy_id, Policy.status == "IN_FORCE")
                                              .values(status="SUSPENDED")
                                              .execution_options(synchronize_session=False)).rowcount
                 if claimed != 1:
-                    continue
+                    continue  # another run suspended it
+                policy = db.session.get(Policy, policy_id)
                 db.session.refresh(policy)
+                active = db.session.execute(select(PolicyLoan).where(
+                    PolicyLoan.policy_id == policy_id, PolicyLoan.status == "ACTIVE").order_by(PolicyLoan.id)
+                    .with_for_update()).scalars().all()
                 for row in active:
-                    _locked_loan(row.id)
-                    append(row, "SUSPENDED", f"suspended:{row.id}:{today.isoformat()}", max(today, row.interest_paid_to
-                                                                                          or today), actor=actor)
-                _notify(policy, SMS_SUSPENDED, {"amount": f"{owed:.2f}",
+                    append(row, "SUSPENDED", f"suspended:{row.id}:{today.isoformat()}",
+                           max(today, row.interest_paid_to or today), actor=actor)
+                _notify(policy, SMS_SUSPENDED, {"amount": f"{over[policy_id]:.2f}",
                                                 "cash_value": f"{to_money(policy.cash_value):.2f}"})
                 suspended += 1
     return suspended

@@ -1,6 +1,7 @@
 """Back-office views of servicing applications, loans and repayments (保全管理), and the operators'
 review queue (保全审核)."""
 from flask import abort, flash, g, redirect, request, url_for
+from markupsafe import Markup
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
@@ -37,10 +38,15 @@ class PolicyLoanView(PortalModelView):
                      "annual_rate": _l("年利率"), "outstanding_principal": _l("未还本金(元)"),
                      "status": _l("状态"), "disbursed_on": _l("到账日"), "due_on": _l("到期日"),
                      "bank_name": _l("开户行"), "account_name": _l("户名"),
-                     "account_no_masked": _l("收款账号")}
+                     "account_no_masked": _l("收款账号"), "id": _l("贷款台账"),
+                     "interest_paid_to": _l("计息至"), "interest_carried": _l("未付利息(元)"),
+                     "rolled_from": _l("续贷自"), "reminded_days": _l("已提醒(到期前天数)")}
     choices = {"status": LOAN_STATUSES}
-    list_columns = ["policy", "principal", "stamp_duty", "credited_amount", "outstanding_principal",
+    list_columns = ["id", "policy", "principal", "stamp_duty", "credited_amount", "outstanding_principal",
                     "status", "disbursed_on", "due_on"]
+    # the loan's number opens its ledger (放款登记 / 贷款台账), where money is recorded
+    formatters_columns = {"id": lambda loan_id: Markup('<a href="{}">#{}</a>').format(
+        url_for("LoanLedgerView.show", loan_id=loan_id), loan_id)}
     search_columns = ["status", "disbursed_on"]
     related_views = [LoanRepaymentView]
 

@@ -238,3 +238,12 @@ def test_an_operator_records_a_repayment_on_the_loans_page(frozen, client):  # n
     assert fresh(PolicyLoan, loan_id).status == "REPAID"
     assert client.post(f"/loan-ledger/{loan_id}/repayment", data={
         "amount": "1", "paid_on": "2026-04-01", "payment_ref": "BANK-10"}).status_code == 400  # no CSRF
+
+
+def test_the_loans_list_opens_each_loans_ledger(frozen, client):  # noqa: F811
+    loan_id = pending_loan()
+    disburse(loan_id)
+    login(client, "auditor")
+    page = client.get("/policyloanview/list/")
+    assert page.status_code == 200
+    assert f'href="/loan-ledger/{loan_id}"' in page.get_data(as_text=True)
