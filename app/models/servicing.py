@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, JSON, Numeric,
                         String, Text, UniqueConstraint)
 from sqlalchemy import event
-from sqlalchemy.orm import relationship
+from sqlalchemy.orm import Session, relationship
 
 from app.models.base import Model, Money, TimestampMixin, Undeletable
 from app.services import clock
@@ -198,3 +198,11 @@ class LoanLedgerEntry(Undeletable, Model):
 @event.listens_for(LoanRate, "before_update")
 def _append_only(mapper, connection, target):
     raise AppendOnly(f"{type(target).__name__} rows are never changed; add a new one")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_bulk_update(orm_execute_state):
+    """update(LoanLedgerEntry) through the ORM is refused too (plain SQL is what recompute-loans finds)."""
+    if orm_execute_state.is_update and any(issubclass(m.class_, (LoanLedgerEntry, LoanRate))
+                                           for m in orm_execute_state.all_mappers):
+        raise AppendOnly("loan ledger rows and declared rates are never changed; add a new one")

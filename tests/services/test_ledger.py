@@ -205,6 +205,11 @@ def test_a_ledger_row_is_never_changed_or_deleted_through_the_orm(frozen):
     with pytest.raises(AppendOnly):
         db.session.commit()
     db.session.rollback()
+    from sqlalchemy import update
+
+    with pytest.raises(AppendOnly):
+        db.session.execute(update(LoanLedgerEntry).values(amount=D("1.00")))
+    db.session.rollback()
     db.session.delete(db.session.get(LoanLedgerEntry, entry.id))
     with pytest.raises(Exception, match="cannot be deleted"):
         db.session.commit()
