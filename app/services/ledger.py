@@ -176,12 +176,13 @@ def owed_on(loan: PolicyLoan, on: date) -> Decimal:
 # --- writing ------------------------------------------------------------------------------------
 
 def append(loan: PolicyLoan, kind, event_key, on_day, principal_delta=ZERO, interest_delta=ZERO, amount=ZERO,
-           actor=None, user_id=None, repayment_id=None):
+           actor=None, user_id=None, repayment_id=None, rows=None):
     """Insert one ledger row and set the loan's balance to what its rows now add up to. The caller holds
-    the loan's row lock. The same event (event_key) enters once: a second time is refused (409)."""
+    the loan's row lock (and may pass the loan's rows, read with it). The same event (event_key) enters
+    once: a second time is refused (409)."""
     if kind not in LEDGER_KINDS:
         raise ValueError(kind)
-    rows = _entries(loan.id)
+    rows = _entries(loan.id) if rows is None else rows
     if rows and on_day < rows[-1].on_day:
         raise DomainError("ledger_day_before_last", day=on_day.isoformat(), last=rows[-1].on_day.isoformat())
     before = replay(loan.annual_rate, rows)
@@ -189,7 +190,7 @@ def append(loan: PolicyLoan, kind, event_key, on_day, principal_delta=ZERO, inte
     if after.principal < 0 or after.interest_carried < 0:
         raise DomainError("ledger_negative_balance")
     entry = LoanLedgerEntry(
-        loan_id=loan.id, kind=kind, event_key=event_key, on_day=on_day, principal_delta=to_money(principal_delta),
+        loan=loan, kind=kind, event_key=event_key, on_day=on_day, principal_delta=to_money(principal_delta),
         interest_delta=to_money(interest_delta), amount=to_money(amount), principal_after=after.principal,
         interest_carried_after=after.interest_carried, interest_paid_to_after=after.interest_paid_to,
         repayment_id=repayment_id, created_by_id=user_id, actor=(actor or "")[:64] or None, created_at=clock.now())
@@ -381,13 +382,16 @@ def _ids(query, batch):
         last = ids[-1]
 
 
-def send_reminders(today=None, batch=JOB_BATCH):
+def send_reminders(today=None, batch=JOB_BATCH * 4):
     """SMS the policyholder of each active loan due within LOAN_REMINDER_FIRST_DAYS (30), then again
-    within LOAN_REMINDER_LAST_DAYS (7); each reminder once (reminded_days is claimed by a conditional
-    UPDATE). Returns how many were sent."""
+    within LOAN_REMINDER_LAST_DAYS (7); each reminder once. Set-based a batch at a time: the batch's rows
+    are locked (SKIP LOCKED: a concurrent run takes others), stamped with one UPDATE (reminded_days), read
+    with their policy and holder in one query and their SMS queued with one INSERT. Returns how many."""
     from sqlalchemy import or_, update
 
+    from app.models.customer import Customer
     from app.models.policy import Policy
+    from app.services import sms
 
     today = today or clock.today()
     first, last = settings.get_many("LOAN_REMINDER_FIRST_DAYS", "LOAN_REMINDER_LAST_DAYS")
@@ -396,19 +400,27 @@ def send_reminders(today=None, batch=JOB_BATCH):
         window = (PolicyLoan.status == "ACTIVE", PolicyLoan.due_on > today + relativedelta(days=lower),
                   PolicyLoan.due_on <= today + relativedelta(days=days),
                   or_(PolicyLoan.reminded_days.is_(None), PolicyLoan.reminded_days > days))
-        for ids in _ids(select(PolicyLoan.id).where(*window), batch):
+        while True:
             with unit.work():
-                for loan_id in ids:
-                    claimed = db.session.execute(update(PolicyLoan).where(PolicyLoan.id == loan_id, *window)
-                                                 .values(reminded_days=days)
-                                                 .execution_options(synchronize_session=False)).rowcount
-                    if claimed != 1:
-                        continue  # another run reminded it
-                    row = db.session.get(PolicyLoan, loan_id)
-                    owed = owed_on(row, row.due_on)
-                    _notify(db.session.get(Policy, row.policy_id), SMS_REMINDER,
-                            {"due": row.due_on.isoformat(), "amount": f"{owed:.2f}", "days": (row.due_on - today).days})
-                    sent += 1
+                ids = db.session.execute(select(PolicyLoan.id).where(*window).order_by(PolicyLoan.id).limit(batch)
+                                         .with_for_update(skip_locked=True)).scalars().all()
+                if not ids:
+                    break
+                db.session.execute(update(PolicyLoan).where(PolicyLoan.id.in_(ids)).values(reminded_days=days)
+                                   .execution_options(synchronize_session=False))
+                rows = db.session.execute(
+                    select(PolicyLoan, Policy.policy_no, Customer.id, Customer.name, Customer.mobile)
+                    .join(Policy, Policy.id == PolicyLoan.policy_id).join(Customer, Customer.id == Policy.holder_id)
+                    .where(PolicyLoan.id.in_(ids))).all()
+                items = [{"phone": mobile, "customer_id": customer_id,
+                          "params": {"name": name, "no": policy_no, "due": row.due_on.isoformat(),
+                                     "amount": f"{owed_on(row, row.due_on):.2f}", "days": (row.due_on - today).days}}
+                         for row, policy_no, customer_id, name, mobile in rows if mobile]
+                try:
+                    sms.send_after_commit(sms.queue_many(SMS_REMINDER, items, purpose=SMS_REMINDER))
+                except DomainError as exc:  # a template switched off: the job goes on, the log says so
+                    log.error("loan reminders (%s loans) not queued: %s", len(items), exc.key)
+                sent += len(ids)
     return sent
 
 
@@ -419,35 +431,50 @@ def roll_over(loan_id, today=None, actor="job:loans.daily"):
     row = _locked_loan(loan_id)
     if row.status != "ACTIVE" or row.due_on is None or row.due_on > (today or clock.today()):
         return None
-    day = row.due_on
+    return _roll(row, _entries(row.id), {}, settings.get("LOAN_TERM_MONTHS"), actor)
+
+
+def _roll(row, rows, rates, term, actor):
+    # the due date; a late job after a repayment recorded past it rolls over from that repayment's day
+    day = max(row.due_on, row.interest_paid_to or row.due_on)
     owed_interest = to_money(row.interest_carried or 0) + interest(row.outstanding_principal, row.annual_rate,
                                                                    row.interest_paid_to, day)
     principal = to_money(row.outstanding_principal)
     append(row, "ROLLOVER", f"rollover-out:{row.id}", day, principal_delta=-principal,
-           interest_delta=-owed_interest, amount=principal + owed_interest, actor=actor)
+           interest_delta=-owed_interest, amount=principal + owed_interest, actor=actor, rows=rows)
     row.status = "ROLLED_OVER"
-    rate, _ = rate_on(day)
+    if day not in rates:
+        rates[day] = rate_on(day)[0]
     new = PolicyLoan(policy_id=row.policy_id, principal=principal + owed_interest, stamp_duty=ZERO,
-                     credited_amount=ZERO, annual_rate=rate, outstanding_principal=ZERO, interest_carried=ZERO,
-                     status="ACTIVE", disbursed_on=day, due_on=due_date(day, settings.get("LOAN_TERM_MONTHS")),
-                     rolled_from_id=row.id, bank_name=row.bank_name, account_name=row.account_name,
-                     account_no_masked=row.account_no_masked)
+                     credited_amount=ZERO, annual_rate=rates[day], outstanding_principal=ZERO, interest_carried=ZERO,
+                     status="ACTIVE", disbursed_on=day, due_on=due_date(day, term), rolled_from_id=row.id,
+                     bank_name=row.bank_name, account_name=row.account_name, account_no_masked=row.account_no_masked)
     db.session.add(new)
-    db.session.flush()
     append(new, "ROLLOVER", f"rollover-in:{row.id}", day, principal_delta=principal + owed_interest,
-           amount=principal + owed_interest, actor=actor)
+           amount=principal + owed_interest, actor=actor, rows=[])
     return new
 
 
-def roll_over_due(today=None, batch=JOB_BATCH):
-    """Every active loan whose due date has come, a batch a transaction. Returns how many rolled over."""
+def roll_over_due(today=None, batch=JOB_BATCH, actor="job:loans.daily"):
+    """Every active loan whose due date has come: a batch a transaction, its loans locked and their
+    ledgers read with two queries; a loan another run rolled over meanwhile is no longer selected.
+    Returns how many rolled over."""
     today = today or clock.today()
-    done = 0
-    query = select(PolicyLoan.id).where(PolicyLoan.status == "ACTIVE", PolicyLoan.due_on <= today)
-    for ids in _ids(query, batch):
+    term, rates, done = settings.get("LOAN_TERM_MONTHS"), {}, 0
+    due = (PolicyLoan.status == "ACTIVE", PolicyLoan.due_on <= today)
+    for ids in _ids(select(PolicyLoan.id).where(*due), batch):
         def one_batch():
             with unit.work():
-                return sum(1 for loan_id in ids if roll_over(loan_id, today) is not None)
+                loans = db.session.execute(select(PolicyLoan).where(PolicyLoan.id.in_(ids), *due)
+                                           .order_by(PolicyLoan.id).with_for_update()).scalars().all()
+                rows = {}
+                for entry in db.session.execute(
+                        select(LoanLedgerEntry).where(LoanLedgerEntry.loan_id.in_([r.id for r in loans]))
+                        .order_by(LoanLedgerEntry.loan_id, LoanLedgerEntry.on_day, LoanLedgerEntry.id)).scalars():
+                    rows.setdefault(entry.loan_id, []).append(entry)
+                for row in loans:
+                    _roll(row, rows.get(row.id, []), rates, term, actor)
+                return len(loans)
         done += unit.retry_on_lock(one_batch)
     return done
 

@@ -391,3 +391,13 @@ def test_a_repayment_that_is_none_is_refused(frozen, amount, day, key):
         repay(loan_id, amount, day)
     assert refused.value.key == key
     assert len(ledger.entries_of(loan_id)) == 1
+
+
+def test_a_repayment_recorded_after_a_missed_due_date_does_not_stop_the_roll_over(frozen):
+    loan_id = pending_loan()
+    disburse(loan_id)  # due 2026-09-01; the job did not run that day
+    frozen.move_to(datetime(2026, 9, 3, 10))
+    repay(loan_id, "100", "2026-09-03")
+    assert ledger.run_daily(date(2026, 9, 3))["rolled_over"] == 1
+    new = db.session.query(PolicyLoan).filter_by(rolled_from_id=loan_id).one()
+    assert new.disbursed_on == date(2026, 9, 3) and list(ledger.recompute()) == []
