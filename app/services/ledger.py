@@ -126,6 +126,14 @@ def _payload_money(payload, key, default=None):
         return default
 
 
+def on_approved(application):
+    """What an approval opens: a POLICY_LOAN application gets its PENDING loan at once, so the
+    payment system can report the money's arrival for it (POST /api/v1/loan/<id>/disbursement)."""
+    if application.kind == "POLICY_LOAN" and application.status in states.APPROVED:
+        return open_loan(application.id)
+    return None
+
+
 def open_loan(application_id):
     """The PENDING loan of an approved POLICY_LOAN application (once: the loan's application_id is
     unique), from what the customer applied for; at the rate in force on the day it was granted (the

@@ -11,14 +11,13 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 
 from app.extensions import db
 from app.models import IdentityVerification, Policy
-from app.services import account, clock, codes, identity, loan
+from app.services import account, clock, codes, identity, ledger, loan, settings
 from app.services.errors import DomainError
 from app.services.money import to_money
 from app.services.servicing import application as servicing
@@ -35,19 +34,17 @@ BANKS = {
 # credit brands (JCB/American Express, Visa, Mastercard), and UnionPay's own credit ranges begin 625
 # and 628. A bank's table of BINs can replace this when the payment system provides one.
 CREDIT_CARD_PREFIXES = ("3", "4", "5", "625", "628")
-# 大额资金交易,须进行人脸识别: above this amount a photo face check passed within the last minutes
-LOAN_FACE_AMOUNT_DEFAULT = Decimal("20000")
-LOAN_FACE_VALID_MINUTES_DEFAULT = 10
 FACE_PURPOSE = "LOAN"
 CODE_PURPOSE = "SERVICING"
 
 
 def face_amount():
-    return Decimal(str(current_app.config.get("LOAN_FACE_AMOUNT", LOAN_FACE_AMOUNT_DEFAULT)))
+    """大额资金交易,须进行人脸识别: above this amount a photo face check passed within the last minutes."""
+    return Decimal(str(settings.get("LOAN_FACE_AMOUNT")))
 
 
 def face_valid_minutes():
-    return int(current_app.config.get("LOAN_FACE_VALID_MINUTES", LOAN_FACE_VALID_MINUTES_DEFAULT))
+    return int(settings.get("LOAN_FACE_VALID_MINUTES"))
 
 
 # --- what the customer may do ------------------------------------------------------------------
@@ -275,6 +272,7 @@ def apply_for_loan(customer_id, policy_id, request_key, amount_text, bank, card_
         quote.amount, request_key, needs_consent=policy.insured_id != policy.holder_id)
     if verification is not None:
         application.identity_verification_id = verification.id
+    ledger.on_approved(application)  # straight through: the PENDING loan at once
     return application
 
 

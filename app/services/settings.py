@@ -100,6 +100,11 @@ SPECS = {spec.key: spec for spec in (
     # identity checks (security): Admin only
     Spec("ID_UPLOAD_THRESHOLD", Decimal, Decimal("10000"), _l("须上传身份证的贷款金额(元)"),
          _l("贷款金额超过此数时须上传身份证正反面"), Decimal("0"), Decimal("1000000"), True),
+    # 大额资金交易,须进行人脸识别 (seed): above this amount a photo face check passed shortly before
+    Spec("LOAN_FACE_AMOUNT", Decimal, Decimal("20000"), _l("须人脸识别的贷款金额(元)"),
+         _l("贷款金额超过此数时,须在提交前数分钟内通过人脸识别"), Decimal("0"), Decimal("1000000"), True),
+    Spec("LOAN_FACE_VALID_MINUTES", int, 10, _l("贷款人脸识别有效期(分钟)"),
+         _l("人脸识别通过后,在此时间内提交贷款申请有效"), 1, 30, True),
     Spec("CODE_VALID_MINUTES", int, 5, _l("验证码有效期(分钟)"),
          _l("短信验证码发出后有效的分钟数"), 1, 30, True),
     Spec("CODE_MAX_WRONG_TRIES", int, 3, _l("验证码最多输错次数"),

@@ -170,7 +170,9 @@ class ReviewQueueView(BaseView):
         result = {}
 
         def call():
-            result["status"] = application.approve(application_id, g.user.id, form.note.data).status
+            approved = application.approve(application_id, g.user.id, form.note.data)
+            result["status"] = approved.status
+            ledger.on_approved(approved)  # a loan's PENDING row, for the money's arrival
 
         def done():
             return (_("已审核通过。") if result["status"] != "REVIEW"

@@ -220,14 +220,11 @@ def test_a_ledger_row_is_never_changed_or_deleted_through_the_orm(frozen):
 
 @pytest.fixture
 def templates(frozen):
+    """The demo seed's LOAN_DUE_REMINDER and LOAN_SUSPENDED templates (the job's SMS)."""
     from app.models import SmsTemplate
 
-    db.session.add_all([
-        SmsTemplate(code="LOAN_DUE_REMINDER", name="保单贷款到期提醒", provider_template_code="SMS_LOAN_01",
-                    content="尊敬的${name}您好!您的保单${no}贷款将于${due}到期(${days}天后),应还本息${amount}元。"),
-        SmsTemplate(code="LOAN_SUSPENDED", name="保单中止通知", provider_template_code="SMS_LOAN_02",
-                    content="尊敬的${name}您好!您的保单${no}贷款本息${amount}元已达现金价值${cash_value}元,保单效力中止。")])
-    db.session.commit()
+    codes = {t.code for t in db.session.query(SmsTemplate)}
+    assert {"LOAN_DUE_REMINDER", "LOAN_SUSPENDED"} <= codes
     return frozen
 
 
@@ -245,7 +242,7 @@ def test_reminders_30_and_7_days_before_the_due_date_once_each(templates):
     assert ledger.send_reminders(date(2026, 8, 3)) == 1  # a missed 08-02 is caught up
     assert ledger.send_reminders(date(2026, 8, 3)) == 0
     (first,) = sms_of("LOAN_DUE_REMINDER")
-    assert "2026-09-01" in first.content and "29天后" in first.content
+    assert "2026-09-01" in first.content and "还有29天" in first.content
     assert ledger.send_reminders(date(2026, 8, 24)) == 0
     assert ledger.send_reminders(date(2026, 8, 25)) == 1
     assert ledger.send_reminders(date(2026, 8, 26)) == 0

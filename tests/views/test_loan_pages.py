@@ -160,6 +160,20 @@ def test_a_loan_of_12000_is_accepted_with_the_id_card_images(seeded, client):
     assert any(c["figures"] == "本次贷款金额 12000.00 ≤ 可贷金额 34000.00" for c in application.rule_trace)
 
 
+def test_a_small_loan_is_approved_straight_through_and_awaits_its_money(seeded, client):
+    """Within STP_MAX_AMOUNT with every check passed: approved by the system, and its PENDING loan
+    exists at once, for the payment system to report the money's arrival."""
+    signed_in_ma_yan(client)
+    pid = policy_id()
+    _, data = loan_form(client, pid, amount="5000")
+    done = client.post(f"/my/loan/{pid}", data=data)
+    assert done.status_code == 200 and "保全申请操作完毕" in page(done)
+    [application] = applications()
+    assert application.status == "APPROVED"
+    loan_row = db.session.query(PolicyLoan).filter_by(application_id=application.id).one()
+    assert loan_row.status == "PENDING" and loan_row.principal == 5000 and loan_row.disbursed_on is None
+
+
 def test_a_double_submit_finds_the_first_application(seeded, client):
     signed_in_ma_yan(client)
     pid = policy_id()
