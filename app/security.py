@@ -53,7 +53,8 @@ READ_EVERYTHING = {
     "RevisitAnswerView": _LIST, "RevisitDashboardView": ("can_dashboard", "can_download"),
     "ReviewQueueView": _LIST,  # reads the queue; operators decide
     "ServicingApplicationView": _LIST, "PolicyLoanView": _LIST, "LoanRepaymentView": _LIST,
-    "LoanLedgerView": _LIST, "LoanRateView": ("can_list",),  # the ledgers and the declared rates; Admin declares
+    "LoanLedgerView": ("can_list", "can_show", "can_download"),  # the ledgers and the loans' xlsx
+    "LoanRateView": ("can_list",),  # the declared rates; Admin declares
     "SmsMessageView": _LIST, "SmsTemplateView": _LIST,
     "AuditEventView": _LIST, "IdentityVerificationView": _LIST, "SettingView": _LIST,
     **_menus("PolicyAdmin", "Policies", "Customers", "Products", "Beneficiaries",
@@ -90,7 +91,8 @@ ROLE_PERMISSIONS = {
         "ReviewQueueView": ("can_list", "can_show", "can_approve", "can_reject"),  # services decide who
         "ServicingApplicationView": _LIST,
         "PolicyLoanView": _LIST, "LoanRepaymentView": _LIST,
-        "LoanLedgerView": ("can_list", "can_show", "can_disburse", "can_repay"),  # money in and out; the service checks
+        # money in and out (the service checks); the loans' xlsx
+        "LoanLedgerView": ("can_list", "can_show", "can_disburse", "can_repay", "can_download"),
         "SmsMessageView": _LIST,  # a message whose result is unknown is resent by a supervisor
         **_menus("PolicyAdmin", "Policies", "PolicyImport", "Customers", "Products", "Beneficiaries",
                  "Revisits", "RevisitTasks", "Questionnaires", "Servicing", "ReviewQueue", "Applications",

@@ -1,6 +1,6 @@
 """Back-office views of servicing applications, loans and repayments (保全管理), and the operators'
 review queue (保全审核)."""
-from flask import abort, flash, g, redirect, request, url_for
+from flask import Response, abort, flash, g, redirect, request, send_file, url_for
 from markupsafe import Markup
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
@@ -9,9 +9,12 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from app.forms.workbench import ExportForm  # the date range of a download
+from app.models.identity import VERIFICATION_STATUSES
 from app.models.servicing import (APPLICATION_STATUSES, LEDGER_KINDS, LOAN_STATUSES, REJECT_REASONS,
                                   SERVICING_KINDS, LoanRepayment, PolicyLoan, ServicingApplication)
-from app.services import clock, ledger, loan, unit
+from app.models.sms import SMS_STATUSES
+from app.services import clock, ledger, loan, loan_export, unit
 from app.services.errors import DomainError
 from app.services.ledger import RATE_MAX, RATE_MIN
 from app.services.servicing import application
@@ -98,7 +101,7 @@ class SampleReviewForm(FlaskForm):
 
 OVERDUE_WORDS = {"decision": _l("已超过审核时限"), "completion": _l("已超过办结时限")}
 LABELS = {"kinds": SERVICING_KINDS, "statuses": APPLICATION_STATUSES, "reasons": REJECT_REASONS,
-          "overdue": OVERDUE_WORDS}
+          "overdue": OVERDUE_WORDS, "face": VERIFICATION_STATUSES, "sms": SMS_STATUSES}
 
 
 class ReviewQueueView(BaseView):
@@ -134,6 +137,9 @@ class ReviewQueueView(BaseView):
         body = self.render_template(
             "servicing/review_application.html", application=found, trace=found.rule_trace or [],
             approvals=application.approvals_of(found.id), labels=LABELS, now=clock.now(),
+            entered=loan_export.payload_rows(found.payload), face=loan_export.face_check(found),
+            has_face_image=loan_export.face_image_path(found) is not None,
+            id_images=loan_export.id_images(found), messages=loan_export.messages_around(found),
             overdue=application.overdue(found), can=can, error=error,
             may_approve=self._may("can_approve") and can(found, "approve"),
             may_reject=self._may("can_reject") and can(found, "reject"),
@@ -148,6 +154,28 @@ class ReviewQueueView(BaseView):
     @permission_name("show")
     def show(self, application_id):
         return self._render(application_id)
+
+    def _application(self, application_id):
+        try:
+            return application.get(application_id)
+        except DomainError:
+            abort(404)
+
+    @expose("/<int:application_id>/face-image")
+    @has_access
+    @permission_name("show")
+    def face_image(self, application_id):
+        """The selfie of the application's face check, to staff who may read the application."""
+        path = loan_export.face_image_path(self._application(application_id)) or abort(404)
+        return send_file(path, max_age=0)
+
+    @expose("/<int:application_id>/id-image/<int:index>")
+    @has_access
+    @permission_name("show")
+    def id_image(self, application_id, index):
+        """A side of the ID card the customer uploaded (0 front, 1 back), to staff only."""
+        path = loan_export.id_image_path(self._application(application_id), index) or abort(404)
+        return send_file(path, max_age=0)
 
     def _decide(self, application_id, form, call, done, kind):
         if not form.validate_on_submit():
@@ -224,16 +252,40 @@ class LoanLedgerView(BaseView):
     app/services/ledger.py)."""
     route_base = "/loan-ledger"
     default_view = "index"
-    base_permissions = ["can_list", "can_show", "can_disburse", "can_repay"]
+    base_permissions = ["can_list", "can_show", "can_disburse", "can_repay", "can_download"]
+
+    def _index(self, export_form=None, error=None, status=200):
+        today = clock.today()
+        body = self.render_template(
+            "servicing/loan_waiting.html", rows=ledger.waiting_for_money(), labels=LEDGER_LABELS,
+            form=DisbursementForm(formdata=None), today=today, error=error,
+            export_form=export_form or ExportForm(formdata=None, start=today.replace(day=1), end=today),
+            may_download=self.appbuilder.sm.has_access("can_download", self.class_permission_name),
+            may_disburse=self.appbuilder.sm.has_access("can_disburse", self.class_permission_name))
+        return body if status == 200 else (body, status)
 
     @expose("/")
     @has_access
     @permission_name("list")
     def index(self):
-        return self.render_template("servicing/loan_waiting.html", rows=ledger.waiting_for_money(),
-                                    labels=LEDGER_LABELS, form=DisbursementForm(formdata=None), today=clock.today(),
-                                    may_disburse=self.appbuilder.sm.has_access("can_disburse",
-                                                                               self.class_permission_name))
+        return self._index()
+
+    @expose("/export")
+    @has_access
+    @permission_name("download")
+    def export(self):
+        """贷款导出: the loans granted between two days (at most 366 apart) as xlsx."""
+        form = ExportForm(request.args)
+        if not form.validate():
+            error = ";".join(str(e) for errors in form.errors.values() for e in errors) or _("请填写正确的起止日期")
+            return self._index(export_form=form, error=error, status=400)
+        try:
+            data = loan_export.loans_xlsx(form.start.data, form.end.data)
+        except DomainError as exc:
+            return self._index(export_form=form, error=exc.message, status=400)
+        name = f"policy-loans-{form.start.data:%Y%m%d}-{form.end.data:%Y%m%d}.xlsx"
+        return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     def _render(self, loan_id, form=None, error=None, status=200, repay_form=None):
         try:
