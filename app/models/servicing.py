@@ -30,8 +30,15 @@ REJECT_REASONS = {
     "IDENTITY": _l("无法确认为本人申请"),
     "ACCOUNT": _l("收款账户信息有误或非本人账户"),
     "CONSENT_LAPSED": _l("被保险人未在期限内确认同意"),
+    "CONSENT_DECLINED": _l("被保险人不同意"),
     "OTHER": _l("其他原因"),
 }
+# the reasons only the system gives (the consent record decides them), never an operator's choice
+SYSTEM_REJECT_REASONS = ("CONSENT_LAPSED", "CONSENT_DECLINED")
+# what the insured is asked to consent to (Insurance Law art. 34), by application kind
+CONSENT_ACTIONS = {"POLICY_LOAN": _l("以保单办理保单贷款(质押)"), "BENEFICIARY": _l("变更身故受益人")}
+CONSENT_STATUSES = {"ASKED": _l("待确认"), "CONFIRMED": _l("已同意"), "DECLINED": _l("不同意"),
+                    "LAPSED": _l("已逾期")}
 LOAN_STATUSES = {"PENDING": _l("待放款"), "ACTIVE": _l("未清偿"), "REPAID": _l("已清偿"), "ROLLED_OVER": _l("已转新贷")}
 # what a loan ledger row records (app/services/ledger.py)
 LEDGER_KINDS = {"DISBURSED": _l("放款到账"), "REPAYMENT": _l("还款"), "ROLLOVER": _l("到期转新贷"),
@@ -98,6 +105,39 @@ class ApplicationApproval(Model):
 
     def __repr__(self):
         return f"{self.user} {self.decided_at:%Y-%m-%d %H:%M}"
+
+
+class Consent(Undeletable, Model):
+    """The insured's written consent (Insurance Law art. 34: a policy with a death benefit is not pledged,
+    nor its beneficiary changed, without it): who was asked, for which policy, application and action, the
+    exact text shown with its SHA-256, when, from where, and the face check passed before confirming."""
+    __tablename__ = "consent"
+    __table_args__ = (UniqueConstraint("application_id", "action", name="uq_consent_application_action"),
+                      Index("ix_consent_status_asked", "status", "asked_at"))
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(64), unique=True, nullable=False)  # the SMS link's code (secrets.token_urlsafe)
+    action = Column(String(20), nullable=False)  # CONSENT_ACTIONS (the application's kind)
+    customer_id = Column(Integer, ForeignKey("customer.id"), nullable=False, index=True)  # the insured
+    customer = relationship("Customer")
+    policy_id = Column(Integer, ForeignKey("policy.id"), nullable=False, index=True)
+    policy = relationship("Policy")
+    application_id = Column(Integer, ForeignKey("servicing_application.id"), nullable=False)
+    application = relationship("ServicingApplication", backref="consents")
+    status = Column(String(10), nullable=False, default="ASKED")  # CONSENT_STATUSES
+    text = Column(Text, nullable=False)  # exactly what the insured is shown, amounts included
+    text_sha256 = Column(String(64), nullable=False)
+    asked_at = Column(DateTime, nullable=False)
+    confirmed_at = Column(DateTime)
+    declined_at = Column(DateTime)
+    lapsed_at = Column(DateTime)
+    ip = Column(String(45))
+    user_agent = Column(String(255))
+    identity_verification_id = Column(Integer, ForeignKey("identity_verification.id"))
+    identity_verification = relationship("IdentityVerification")
+
+    def __repr__(self):
+        return f"{self.action} {self.status} {self.asked_at:%Y-%m-%d %H:%M}"
 
 
 class PolicyLoan(TimestampMixin, Undeletable, Model):

@@ -63,6 +63,8 @@ POLICIES = [
     ("880007656378888", "AXB01", "C0003", "C0003", 420, "20000.00", "REGULAR", 10),
     ("880000002000001", "AXB01", "C0004", "C0004", 0, "10000.00", "REGULAR", 10),
     ("880000002000002", "AXH01", "C0005", "C0004", 0, "100000.00", "SINGLE", None),
+    # 王芳 insures 李明 on a policy with a cash value: her loan waits for his consent (Insurance Law art. 34)
+    ("880000002000003", "AXH01", "C0005", "C0004", 400, "50000.00", "SINGLE", None),
 ]
 
 SMS_TEMPLATES = [
@@ -83,6 +85,9 @@ SMS_TEMPLATES = [
          content="尊敬的${name}您好!您的${item}申请(申请号${no})${result}。如有疑问请致电10109520。"),
     dict(code="SERVICING_COMPLETED", name="保全申请办结", provider_template_code="SMS_SERVICING_03",
          content="尊敬的${name}您好!您的${item}申请(申请号${no})已办理完成。如有疑问请致电10109520。"),
+    dict(code="SERVICING_CONSENT", name="被保险人同意确认", provider_template_code="SMS_SERVICING_04",
+         content="尊敬的${name}您好!您作为被保险人的保单有一项${item}申请需要您本人确认,请点击 ${link} "
+                 "完成人脸识别后确认是否同意。如非您知晓的申请,请致电10109520。"),
     dict(code="LOAN_DUE_REMINDER", name="保单贷款到期提醒", provider_template_code="SMS_LOAN_01",
          content="尊敬的${name}您好!您保单${no}的贷款将于${due}到期(还有${days}天),应还本息${amount}元,"
                  "到期未还的利息将转为新的贷款本金。如有疑问请致电10109520。"),

@@ -193,6 +193,12 @@ MESSAGES = {
     "application_not_sampled": E(_l("该申请未被抽检(当前状态:%(status)s)"), 409),
     "application_sample_reviewed": E(_l("该抽检申请已复核"), 409),
     "application_sample_note": E(_l("请填写复核结论")),
+    # the insured's consent (app/services/servicing/consent.py)
+    "consent_not_found": E(_l("链接无效,请核对短信中的链接。"), 404),
+    "consent_expired": E(_l("该确认链接已过期,申请已失效。如有疑问请致电%(hotline)s。"), 410),
+    "consent_used": E(_l("该确认链接已使用,无需再次确认。"), 409),
+    "consent_face_required": E(_l("请先完成人脸识别再确认。"), 403),
+    "face_too_many_tries_consent": E(_l("人脸识别失败次数过多,请勿再次尝试。如有疑问请致电%(hotline)s。"), 429),
     # the customer's loan and repayment pages (app/services/loan_application.py)
     "servicing_not_verified": E(_l("办理保全项目前,需要先完成账户认证(保单绑定、人脸识别、设置服务密码)。"), 403),
     "servicing_policy_not_found": E(_l("您要查看的保单不存在或不属于您。"), 404),

@@ -37,7 +37,7 @@ def _face_recognition():
 
     return face_recognition
 
-PURPOSES = ("EREVISIT", "ACCOUNT_AUTH", "LOAN", "PASSWORD_RESET")
+PURPOSES = ("EREVISIT", "ACCOUNT_AUTH", "LOAN", "PASSWORD_RESET", "CONSENT")
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "GIF": "gif", "MPO": "jpg"}
 ENCODING_DTYPE = np.float64
 

@@ -21,6 +21,7 @@ from app.services import account, clock, codes, identity, ledger, loan, settings
 from app.services.errors import DomainError
 from app.services.money import to_money
 from app.services.servicing import application as servicing
+from app.services.servicing import consent
 from app.services.validation import luhn_valid, normalize_text
 
 # 收款/付款账户: the banks the payment system pays to and collects from (code -> name)
@@ -272,6 +273,8 @@ def apply_for_loan(customer_id, policy_id, request_key, amount_text, bank, card_
         quote.amount, request_key, needs_consent=policy.insured_id != policy.holder_id)
     if verification is not None:
         application.identity_verification_id = verification.id
+    if application.status == "CONSENT":
+        consent.ask(application)  # the insured's SMS link (Insurance Law art. 34)
     ledger.on_approved(application)  # straight through: the PENDING loan at once
     return application
 

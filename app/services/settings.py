@@ -105,6 +105,8 @@ SPECS = {spec.key: spec for spec in (
          _l("贷款金额超过此数时,须在提交前数分钟内通过人脸识别"), Decimal("0"), Decimal("1000000"), True),
     Spec("LOAN_FACE_VALID_MINUTES", int, 10, _l("贷款人脸识别有效期(分钟)"),
          _l("人脸识别通过后,在此时间内提交贷款申请有效"), 1, 30, True),
+    Spec("CONSENT_VALID_DAYS", int, 7, _l("被保险人同意有效期(天)"),
+         _l("被保险人未在此天数内通过短信链接确认同意的,申请自动失效"), 1, 30, True),
     Spec("CODE_VALID_MINUTES", int, 5, _l("验证码有效期(分钟)"),
          _l("短信验证码发出后有效的分钟数"), 1, 30, True),
     Spec("CODE_MAX_WRONG_TRIES", int, 3, _l("验证码最多输错次数"),

@@ -17,4 +17,6 @@ def beat_schedule(config):
     schedule["revisit-reminders"] = {"task": "revisit.send_reminders", "schedule": crontab(hour=10, minute=0)}
     # policy loans (app/tasks/servicing.py): roll-overs, reminders and suspensions once a day, after midnight
     schedule["servicing-daily-loans"] = {"task": "servicing.daily_loans", "schedule": crontab(hour=0, minute=20)}
+    # the insured's consent (app/services/servicing/consent.py): lapses every 10 minutes
+    schedule["servicing-lapse-consents"] = {"task": "servicing.lapse_consents", "schedule": crontab(minute="*/10")}
     return schedule

@@ -12,13 +12,13 @@ import secrets
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models.customer import Customer
-from app.models.servicing import (APPLICATION_STATUSES, REJECT_REASONS, SERVICING_KINDS, ApplicationApproval,
-                                  ServicingApplication)
+from app.models.servicing import (APPLICATION_STATUSES, REJECT_REASONS, SERVICING_KINDS, SYSTEM_REJECT_REASONS,
+                                  ApplicationApproval, ServicingApplication)
 from app.services import clock, settings, sms
 from app.services.errors import DomainError
 from app.services.money import to_money
@@ -150,6 +150,38 @@ def after_consent(application_id):
     return application
 
 
+def consent_declined(application_id):
+    """The insured said no: the waiting application is rejected (CONSENT_DECLINED) and the customer told."""
+    application = _locked(application_id)
+    application.status = states.transition(application.status, "consent_decline")
+    application.decided_at, application.reject_reason = clock.now(), "CONSENT_DECLINED"
+    _notify(application, SMS_DECIDED)
+    return application
+
+
+def consent_lapsed(application_ids):
+    """The insured did not confirm in time: one UPDATE rejects those still waiting (CONSENT_LAPSED) and each
+    customer gets the decision SMS; an id no longer waiting is left alone (safe to run twice). Returns the
+    ids it rejected."""
+    if not application_ids:
+        return []
+    waiting = db.session.execute(select(ServicingApplication.id).where(
+        ServicingApplication.id.in_(application_ids),
+        ServicingApplication.status.in_(states.sources_of("consent_lapse"))).with_for_update()).scalars().all()
+    if not waiting:
+        return []
+    db.session.execute(
+        update(ServicingApplication)
+        .where(ServicingApplication.id.in_(waiting),
+               ServicingApplication.status.in_(states.sources_of("consent_lapse")))
+        .values(status=states.target_of("consent_lapse"), reject_reason="CONSENT_LAPSED", decided_at=clock.now())
+        .execution_options(synchronize_session="fetch"))
+    for application in db.session.execute(
+            select(ServicingApplication).where(ServicingApplication.id.in_(waiting))).scalars():
+        _notify(application, SMS_DECIDED)
+    return list(waiting)
+
+
 def straight_through(application):
     """Whether the system may approve it alone: every check passed, within STP_MAX_AMOUNT, one approval."""
     limit = settings.get("STP_MAX_AMOUNT")
@@ -229,7 +261,7 @@ def approve(application_id, user_id, note=None):
 
 def reject(application_id, user_id, reason, note):
     """`user_id` rejects with a reason code (REJECT_REASONS) and a note, both required."""
-    if reason not in REJECT_REASONS or reason == "CONSENT_LAPSED":
+    if reason not in REJECT_REASONS or reason in SYSTEM_REJECT_REASONS:
         raise DomainError("application_reject_reason")
     note = (note or "").strip()
     if not note:

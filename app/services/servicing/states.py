@@ -8,6 +8,7 @@ queue, the customer's pages and the views read are derived from it, and template
     SUBMITTED / CONSENT --auto_approve--> APPROVED (every check passed, within STP_MAX_AMOUNT)
                         --refer--> REVIEW (the operators' queue)
     CONSENT --consent_lapse--> REJECTED (the insured did not confirm in time)
+            --consent_decline--> REJECTED (the insured said no)
     REVIEW --approve_first--> REVIEW (four eyes: the first of two approvals)
            --approve--> APPROVED
            --reject--> REJECTED
@@ -23,6 +24,7 @@ TRANSITIONS = {
     ("CONSENT", "auto_approve"): "APPROVED",
     ("CONSENT", "refer"): "REVIEW",
     ("CONSENT", "consent_lapse"): "REJECTED",
+    ("CONSENT", "consent_decline"): "REJECTED",
     ("REVIEW", "approve_first"): "REVIEW",
     ("REVIEW", "approve"): "APPROVED",
     ("REVIEW", "reject"): "REJECTED",
@@ -42,7 +44,7 @@ transition, can = TABLE.transition, TABLE.can
 FIRST = "SUBMITTED"
 UNDECIDED = sources_of("cancel")  # no decision yet: the customer may still cancel
 IN_REVIEW = sources_of("approve")  # the operators' review queue
-DECIDED = targets_of("auto_approve", "approve", "reject", "consent_lapse")
+DECIDED = targets_of("auto_approve", "approve", "reject", "consent_lapse", "consent_decline")
 APPROVED = targets_of("auto_approve", "approve")
 TO_COMPLETE = sources_of("complete")  # approved, not yet carried out
 IN_PROGRESS = UNDECIDED + TO_COMPLETE  # a policy with one of these takes no second application of its kind
