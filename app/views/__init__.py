@@ -78,6 +78,9 @@ def register_customer_pages():
     from app.views.customer_revisit import bp as customer_revisit_bp
 
     current_app.register_blueprint(customer_revisit_bp)
+    from app.views.consent import bp as consent_bp
+
+    current_app.register_blueprint(consent_bp)
     from app.views.language import bp as language_bp
 
     current_app.register_blueprint(language_bp)

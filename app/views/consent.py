@@ -1,0 +1,242 @@
+"""The insured's consent pages (phone H5, no login; Insurance Law art. 34): /c/<code> from the SMS link →
+photo face check against the insured's own reference photo → what is asked, in full → 本人同意 / 本人不同意.
+
+Who is who: the link names the consent record and its insured; a passed face check started by this browser
+for that record is kept in the Flask session (session["consent_passed"]), and the consent service checks
+again that the verification is a passed check of that very insured before anything is stored.
+"""
+from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from app.extensions import db, limiter
+from app.forms.consent import ConsentForm
+from app.forms.revisit import FacePhotoForm
+from app.models import IdentityVerification
+from app.models.servicing import CONSENT_ACTIONS
+from app.services import errors, unit
+from app.services import settings as business_settings
+from app.services.errors import DomainError
+from app.services.servicing import consent
+
+bp = Blueprint("consent", __name__)
+
+SESSION_FACE = "consent_face"  # {"consent": id, "verification": id} of the check this browser started
+SESSION_PASSED = "consent_passed"  # {consent id: verification id} of the checks passed here
+
+
+def _link_limit():
+    return current_app.config["SHORT_LINK_PER_MINUTE"]
+
+
+def _is_miss(response):
+    return response.status_code == 404
+
+
+def _too_many(request_limit):
+    return make_response(render_template("h5/message.html", title=_("访问过于频繁"),
+                                         message=_("访问过于频繁,请稍后再试。"), status="warn"), 429)
+
+
+# as on /s/: one per-IP budget over every page taking a code, spent only by misses (a guesser, not the insured)
+link_limit = limiter.shared_limit(_link_limit, scope="consent-link", deduct_when=_is_miss, on_breach=_too_many)
+
+
+def _identity():
+    from app.services import identity  # face_recognition loads its models on import
+
+    return identity
+
+
+def _client():
+    return {"ip": request.remote_addr, "user_agent": (request.user_agent.string or "")[:255]}
+
+
+def _invalid():
+    return render_template("h5/message.html", title=_("链接无效"),
+                           message=_("链接无效,请核对短信中的链接。"), status="error"), 404
+
+
+def _closed(record):
+    """The page of a link that can no longer be answered: lapsed, or already answered."""
+    if consent.state(record) == "EXPIRED":
+        return render_template("h5/message.html", title=_("链接已过期"), status="warn",
+                               message=DomainError("consent_expired").message,
+                               hotline=current_app.config["HOTLINE"]), 410
+    return render_template("h5/message.html", title=_("链接已使用"), status="info",
+                           message=_result_message(record)), 409
+
+
+def _result_message(record):
+    if record.status == "CONFIRMED":
+        return _("您已确认同意,感谢您的配合。")
+    if record.status == "DECLINED":
+        return _("您已选择不同意,该申请已终止。")
+    return DomainError("consent_used").message
+
+
+def _record(code):
+    try:
+        return consent.by_code(code)
+    except DomainError:
+        return None
+
+
+def _passed_verification(record):
+    verification_id = (session.get(SESSION_PASSED) or {}).get(str(record.id))
+    return consent.passed_face(record, verification_id)
+
+
+def _face_page(record, form=None, error=None, status=200):
+    left = consent.face_tries_left(record)
+    if left <= 0:
+        error = DomainError("face_too_many_tries_consent").message
+    elif error and left < business_settings.get("FACE_MAX_TRIES"):
+        error = _("%(reason)s(还可尝试%(left)s次)", reason=error, left=left)
+    return render_template("h5/consent_face.html", code=record.code, form=form or FacePhotoForm(), error=error,
+                           blocked=left <= 0), status
+
+
+def _ask_page(record, form=None, error=None, status=200):
+    return render_template("h5/consent_ask.html", record=record, form=form or ConsentForm(), error=error,
+                           action=CONSENT_ACTIONS.get(record.action, record.action),
+                           deadline=consent.deadline(record)), status
+
+
+@bp.errorhandler(413)
+def _too_large(error):
+    code = (request.view_args or {}).get("code")
+    return render_template("h5/message.html", title=_("照片过大"), status="warn",
+                           message=_("照片文件过大,请重新拍照后上传。"),
+                           back_url=url_for(".open_link", code=code) if code else None,
+                           back_label=_("重新拍照")), 413
+
+
+@bp.route("/c/<code>")
+@link_limit
+def open_link(code):
+    record = _record(code)
+    if record is None:
+        return _invalid()
+    if consent.state(record) != "OPEN":
+        return _closed(record)
+    if _passed_verification(record) is not None:
+        return _ask_page(record)
+    return _face_page(record)
+
+
+@bp.route("/c/<code>/face", methods=["POST"])
+@link_limit
+def submit_face(code):
+    record = _record(code)
+    if record is None:
+        return _invalid()
+    if consent.state(record) != "OPEN":
+        return _closed(record)
+    if consent.face_tries_left(record) <= 0:
+        return _face_page(record, status=403)
+    form = FacePhotoForm()
+    if not form.validate_on_submit():
+        found = [e for field in form for e in field.errors]
+        if form.csrf_token.errors:
+            found = [_("页面已过期,请重新拍照提交。")]
+        return _face_page(record, form, error=found[0] if found else None, status=400)
+    try:
+        verification = _identity().start_photo_verification(
+            record.customer_id, form.photo.data.read(), purpose=consent.FACE_PURPOSE, **_client())
+    except DomainError as error:
+        return _face_page(record, form, error=error.message, status=400)
+    session[SESSION_FACE] = {"consent": record.id, "verification": verification.id}
+    return redirect(url_for(".face_progress", code=code, verification_id=verification.id))
+
+
+def _own_verification(code, verification_id):
+    """(record, verification) when this browser started the check for this record, else (record or None, None)."""
+    record = _record(code)
+    started = session.get(SESSION_FACE) or {}
+    if record is None or started.get("consent") != record.id or started.get("verification") != verification_id:
+        return record, None
+    verification = db.session.get(IdentityVerification, verification_id)
+    if verification is None or verification.customer_id != record.customer_id:
+        return record, None
+    return record, verification
+
+
+def _failure_message(verification):
+    for reason in (verification.details or {}).get("reasons") or []:
+        message = errors.message_for(reason)
+        if message:
+            return message
+    if verification.status == "UNUSABLE":
+        return _("照片无法识别,请在光线充足处正对镜头重新拍照。")
+    return DomainError("face_mismatch").message
+
+
+def _settle(record, verification):
+    """A passed check of this record's insured: remembered for this record in this browser."""
+    if consent.passed_face(record, verification.id) is None:
+        return False
+    passed = dict(session.get(SESSION_PASSED) or {})
+    passed[str(record.id)] = verification.id
+    session[SESSION_PASSED] = passed
+    session.pop(SESSION_FACE, None)
+    return True
+
+
+@bp.route("/c/<code>/face/<int:verification_id>")
+@link_limit
+def face_progress(code, verification_id):
+    record, verification = _own_verification(code, verification_id)
+    if verification is None:
+        return _invalid() if record is None else redirect(url_for(".open_link", code=code))
+    if verification.status == "PENDING":
+        return render_template("h5/face_progress.html",
+                               status_url=url_for(".face_status", code=code, verification_id=verification_id))
+    if _settle(record, verification):
+        return redirect(url_for(".open_link", code=code))
+    return _face_page(record, error=_failure_message(verification))
+
+
+@bp.route("/c/<code>/face/<int:verification_id>/status")
+@link_limit
+def face_status(code, verification_id):
+    record, verification = _own_verification(code, verification_id)
+    if verification is None:
+        return jsonify({"error": "not_found"}), 404
+    db.session.refresh(verification)
+    body = {"status": verification.status, "done": verification.status != "PENDING"}
+    if verification.status == "PASSED" and _settle(record, verification):
+        body["redirect"] = url_for(".open_link", code=code)
+    elif body["done"]:
+        body["message"] = _failure_message(verification) if verification.status != "PASSED" else None
+        body["redirect"] = url_for(".face_progress", code=code, verification_id=verification_id)
+    return jsonify(body)
+
+
+@bp.route("/c/<code>", methods=["POST"])
+@link_limit
+def answer(code):
+    record = _record(code)
+    if record is None:
+        return _invalid()
+    if consent.state(record) != "OPEN":
+        return _closed(record)
+    verification = _passed_verification(record)
+    if verification is None:
+        return redirect(url_for(".open_link", code=code))
+    form = ConsentForm()
+    if not form.validate_on_submit():
+        return _ask_page(record, form, error=_("页面已过期,请重新提交。"), status=400)
+    operation = consent.decline if form.decline.data and not form.confirm.data else consent.confirm
+    try:
+        with unit.work():
+            record = operation(code, verification.id, **_client())
+    except DomainError as error:
+        record = _record(code)
+        if record is not None and consent.state(record) != "OPEN":
+            return _closed(record)
+        return _ask_page(record, form, error=error.message, status=error.status)
+    if record.status == "CONFIRMED":
+        return render_template("h5/message.html", title=_("确认成功"), status="info",
+                               message=_("您已确认同意,感谢您的配合。"))
+    return render_template("h5/message.html", title=_("已提交"), status="info",
+                           message=_("您已选择不同意,该申请已终止。"))
