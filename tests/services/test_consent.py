@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
@@ -198,3 +199,22 @@ def test_the_setting_is_declared_with_its_bounds(app):
 
 def test_the_clock_is_the_one_clock(faces):
     assert record_of(apply()).asked_at <= clock.now()
+
+
+def test_the_beat_job_lapses_them(faces, app):
+    from app.tasks.schedule import beat_schedule
+    from app.tasks.servicing import lapse_consents
+
+    entry = beat_schedule(app.config)["servicing-lapse-consents"]
+    assert entry["task"] == "servicing.lapse_consents"
+    application = apply()
+    record = record_of(application)
+    db.session.commit()
+    with time_machine.travel(record.asked_at + timedelta(days=7, minutes=1), tick=False):
+        lapse_consents.apply(throw=True)
+        lapse_consents.apply(throw=True)  # twice: nothing more
+    assert record_of(application).status == "LAPSED"
+    db.session.expire_all()
+    assert db.session.get(ServicingApplication, application.id).status == "REJECTED"
+    assert db.session.query(SmsMessage).filter_by(purpose="SERVICING_DECIDED",
+                                                  phone=customer("C0005").mobile).count() == 1
