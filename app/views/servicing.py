@@ -12,12 +12,13 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from app.forms.workbench import ExportForm  # the date range of a download
 from app.models.identity import VERIFICATION_STATUSES
 from app.models.servicing import (APPLICATION_STATUSES, LEDGER_KINDS, LOAN_STATUSES, REJECT_REASONS,
+                                  SYSTEM_REJECT_REASONS, CONSENT_ACTIONS, CONSENT_STATUSES,
                                   SERVICING_KINDS, LoanRepayment, PolicyLoan, ServicingApplication)
 from app.models.sms import SMS_STATUSES
 from app.services import clock, ledger, loan, loan_export, unit
 from app.services.errors import DomainError
 from app.services.ledger import RATE_MAX, RATE_MIN
-from app.services.servicing import application
+from app.services.servicing import application, consent
 from app.services.servicing.application import NOTE_MAX
 from app.services.servicing.states import can
 from app.views.base import READ_ONLY, PortalModelView, _l, datamodel
@@ -88,7 +89,7 @@ class ReviewActionForm(FlaskForm):
 
 class RejectForm(FlaskForm):
     reason = SelectField(_l("拒绝原因"), choices=[("", _l("请选择"))] + [
-        (code, label) for code, label in REJECT_REASONS.items() if code != "CONSENT_LAPSED"],
+        (code, label) for code, label in REJECT_REASONS.items() if code not in SYSTEM_REJECT_REASONS],
         validators=[DataRequired(message=_l("请选择拒绝原因"))])
     note = TextAreaField(_l("拒绝说明"), validators=[DataRequired(message=_l("请填写拒绝说明")),
                                                      Length(max=NOTE_MAX)])
@@ -140,6 +141,8 @@ class ReviewQueueView(BaseView):
             entered=loan_export.payload_rows(found.payload), face=loan_export.face_check(found),
             has_face_image=loan_export.face_image_path(found) is not None,
             id_images=loan_export.id_images(found), messages=loan_export.messages_around(found),
+            consents=consent.for_application(found.id), consent_statuses=CONSENT_STATUSES,
+            consent_actions=CONSENT_ACTIONS,
             overdue=application.overdue(found), can=can, error=error,
             may_approve=self._may("can_approve") and can(found, "approve"),
             may_reject=self._may("can_reject") and can(found, "reject"),

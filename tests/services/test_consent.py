@@ -218,3 +218,15 @@ def test_the_beat_job_lapses_them(faces, app):
     assert db.session.get(ServicingApplication, application.id).status == "REJECTED"
     assert db.session.query(SmsMessage).filter_by(purpose="SERVICING_DECIDED",
                                                   phone=customer("C0005").mobile).count() == 1
+
+
+def test_the_operators_application_page_shows_the_consent_evidence(faces, client):
+    """What the insured was shown, and its state, is evidence on the back office's application page."""
+    from tests.conftest import login
+
+    application = apply()
+    record = record_of(application)
+    login(client, "operator")
+    html = client.get(f"/review-queue/{application.id}").get_data(as_text=True)
+    assert 'id="consent-evidence"' in html and "待确认" in html
+    assert "被保险人:李明" in html and record.text_sha256[:16] in html
