@@ -13,7 +13,8 @@ from app.forms.consent import ConsentForm
 from app.forms.revisit import FacePhotoForm
 from app.models import IdentityVerification
 from app.models.servicing import CONSENT_ACTIONS
-from app.services import errors, unit
+from app.services import unit
+from app.views import face_check
 from app.services import settings as business_settings
 from app.services.errors import DomainError
 from app.services.servicing import consent
@@ -161,14 +162,7 @@ def _own_verification(code, verification_id):
     return record, verification
 
 
-def _failure_message(verification):
-    for reason in (verification.details or {}).get("reasons") or []:
-        message = errors.message_for(reason)
-        if message:
-            return message
-    if verification.status == "UNUSABLE":
-        return _("照片无法识别,请在光线充足处正对镜头重新拍照。")
-    return DomainError("face_mismatch").message
+_failure_message = face_check.failure_message
 
 
 def _settle(record, verification):
@@ -203,13 +197,8 @@ def face_status(code, verification_id):
     if verification is None:
         return jsonify({"error": "not_found"}), 404
     db.session.refresh(verification)
-    body = {"status": verification.status, "done": verification.status != "PENDING"}
-    if verification.status == "PASSED" and _settle(record, verification):
-        body["redirect"] = url_for(".open_link", code=code)
-    elif body["done"]:
-        body["message"] = _failure_message(verification) if verification.status != "PASSED" else None
-        body["redirect"] = url_for(".face_progress", code=code, verification_id=verification_id)
-    return jsonify(body)
+    return face_check.status_reply(verification, lambda v: _settle(record, v), url_for(".open_link", code=code),
+                                   url_for(".face_progress", code=code, verification_id=verification_id))
 
 
 @bp.route("/c/<code>", methods=["POST"])

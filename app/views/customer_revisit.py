@@ -14,7 +14,7 @@ from app.forms.revisit import FacePhotoForm, questionnaire_form
 from app.models import IdentityVerification
 from app.models.policy import POLICY_STATUSES
 from app.services import clock, revisit, unit
-from app.services import errors
+from app.views import face_check
 from app.services.errors import DomainError
 from app.services import settings as business_settings
 
@@ -199,15 +199,7 @@ def _own_verification(code, verification_id):
     return link, verification
 
 
-def _failure_message(verification):
-    """The reasons of a failed check are keys of the one error map (app/services/errors.py)."""
-    for reason in (verification.details or {}).get("reasons") or []:
-        message = errors.message_for(reason)
-        if message:
-            return message
-    if verification.status == "UNUSABLE":
-        return _("照片无法识别,请在光线充足处正对镜头重新拍照。")
-    return DomainError("face_mismatch").message
+_failure_message = face_check.failure_message
 
 
 def _settle(link, verification):
@@ -249,13 +241,8 @@ def face_status(code, verification_id):
     if verification is None:
         return jsonify({"error": "not_found"}), 404
     db.session.refresh(verification)
-    body = {"status": verification.status, "done": verification.status != "PENDING"}
-    if verification.status == "PASSED" and _settle(link, verification):
-        body["redirect"] = url_for(".pending_list", code=code)
-    elif body["done"]:
-        body["message"] = _failure_message(verification) if verification.status != "PASSED" else None
-        body["redirect"] = url_for(".face_progress", code=code, verification_id=verification_id)
-    return jsonify(body)
+    return face_check.status_reply(verification, lambda v: _settle(link, v), url_for(".pending_list", code=code),
+                                   url_for(".face_progress", code=code, verification_id=verification_id))
 
 
 @bp.route("/s/<code>/list")

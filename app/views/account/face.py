@@ -4,7 +4,8 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.forms.account import ChallengeForm, VideoForm
-from app.services import account, errors, unit
+from app.services import account, unit
+from app.views import face_check
 from app.services.errors import DomainError
 from app.views.account.base import (FACE_PURPOSES, SESSION_CHALLENGE, SESSION_VERIFICATION, _client,
                                     _form_error, _message, _not_found, _reset_code_fresh, bp,
@@ -109,14 +110,10 @@ def face_video():
 
 
 def _failure_message(verification):
-    """The reasons of a failed check are keys of the one error map (app/services/errors.py)."""
-    for key in (verification.details or {}).get("reasons") or []:
-        message = errors.message_for(key)
-        if message:
-            return message
-    if verification.status == "UNUSABLE":
-        return _("视频无法识别,请在光线充足环境下,确保正脸对准屏幕框,重新录制。")
-    return _("人脸识别未通过,请本人在光线充足环境下重新录制。")
+    """A video check's words (the one error map's first, as on the selfie pages)."""
+    return face_check.failure_message(
+        verification, unusable=_("视频无法识别,请在光线充足环境下,确保正脸对准屏幕框,重新录制。"),
+        failed=_("人脸识别未通过,请本人在光线充足环境下重新录制。"))
 
 
 def _after_pass(verification):
