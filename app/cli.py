@@ -174,14 +174,23 @@ def servicing_payoff(policy_no, on, amount):
 @click.option("--batch", default=2000, show_default=True, help="Loans read per query.")
 def servicing_recompute_loans(batch):
     """Replay every loan's ledger and compare with the stored balances: one line per difference, to the
-    fen; exit 0 when none, 1 when any."""
+    fen; exit 0 when none, 1 when any, 2 when there is no database yet."""
     from app.services import ledger
 
+    from sqlalchemy.exc import DBAPIError
+
+    from app.services.errors import message_for
+
     count = 0
-    for loan_id, entry_id, name, stored, computed in ledger.recompute(batch=max(batch, 1)):
-        count += 1
-        where = f"loan {loan_id}" + (f" ledger row {entry_id}" if entry_id else "")
-        click.echo(f"{where}: {name} stored {stored}, ledger says {computed}")
+    try:
+        for loan_id, entry_id, name, stored, computed in ledger.recompute(batch=max(batch, 1)):
+            count += 1
+            where = f"loan {loan_id}" + (f" ledger row {entry_id}" if entry_id else "")
+            click.echo(f"{where}: {name} stored {stored}, ledger says {computed}")
+    except DBAPIError:  # no tables before `flask db upgrade`, or the server is down (as _trial says it)
+        db.session.rollback()
+        click.echo(str(message_for("database_not_ready")), err=True)
+        sys.exit(2)
     db.session.rollback()
     click.echo(f"{count} difference(s)" if count else "every loan agrees with its ledger")
     sys.exit(1 if count else 0)

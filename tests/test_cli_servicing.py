@@ -86,3 +86,12 @@ def test_a_fresh_checkout_without_a_database_exits_2_without_a_traceback(tmp_pat
     assert "Traceback" not in done.stderr + done.stdout
     answer = json.loads(done.stdout)
     assert answer["error"] == "database_not_ready" and "flask db upgrade" in answer["message"]
+
+
+def test_recompute_loans_on_a_fresh_checkout_says_there_is_no_database(tmp_path):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "FLASK_APP": "run.py",
+           "PORTAL_INSTANCE_DIR": str(tmp_path / "instance")}
+    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "flask"), "servicing", "recompute-loans"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr + done.stdout
+    assert "flask db upgrade" in done.stderr

@@ -105,11 +105,7 @@ def _ask_page(record, form=None, error=None, status=200):
 
 @bp.errorhandler(413)
 def _too_large(error):
-    code = (request.view_args or {}).get("code")
-    return render_template("h5/message.html", title=_("照片过大"), status="warn",
-                           message=_("照片文件过大,请重新拍照后上传。"),
-                           back_url=url_for(".open_link", code=code) if code else None,
-                           back_label=_("重新拍照")), 413
+    return face_check.photo_too_large(".open_link")
 
 
 @bp.route("/c/<code>")
@@ -137,10 +133,7 @@ def submit_face(code):
         return _face_page(record, status=403)
     form = FacePhotoForm()
     if not form.validate_on_submit():
-        found = [e for field in form for e in field.errors]
-        if form.csrf_token.errors:
-            found = [_("页面已过期,请重新拍照提交。")]
-        return _face_page(record, form, error=found[0] if found else None, status=400)
+        return _face_page(record, form, error=face_check.photo_form_error(form), status=400)
     try:
         verification = _identity().start_photo_verification(
             record.customer_id, form.photo.data.read(), purpose=consent.FACE_PURPOSE, **_client())

@@ -124,11 +124,7 @@ def _face_page(link, form=None, error=None, status=200):
 
 @bp.errorhandler(413)
 def _too_large(error):
-    code = (request.view_args or {}).get("code")
-    return render_template("h5/message.html", title=_("照片过大"), status="warn",
-                           message=_("照片文件过大,请重新拍照后上传。"),
-                           back_url=url_for(".open_link", code=code) if code else None,
-                           back_label=_("重新拍照")), 413
+    return face_check.photo_too_large(".open_link")
 
 
 @bp.route("/s/<code>")
@@ -169,10 +165,7 @@ def submit_face(code):
         return _face_page(link, status=403)
     form = FacePhotoForm()
     if not form.validate_on_submit():
-        errors = [e for field in form for e in field.errors]
-        if form.csrf_token.errors:
-            errors = [_("页面已过期,请重新拍照提交。")]
-        return _face_page(link, form, error=errors[0] if errors else None, status=400)
+        return _face_page(link, form, error=face_check.photo_form_error(form), status=400)
     image = form.photo.data.read()
     try:
         verification = _identity().start_photo_verification(

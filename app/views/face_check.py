@@ -1,6 +1,6 @@
 """What the customer pages say about a face check they are waiting for: the e-revisit's selfie
 (/s/), the insured's consent (/c/) and the account's video (/my/) share these words and this polling."""
-from flask import jsonify
+from flask import jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.services import errors
@@ -29,3 +29,20 @@ def status_reply(verification, settle, passed_url, progress_url):
         body["message"] = failure_message(verification) if verification.status != "PASSED" else None
         body["redirect"] = progress_url
     return jsonify(body)
+
+
+def photo_form_error(form):
+    """The first problem of a refused selfie form, in Chinese (a stale page says so)."""
+    if form.csrf_token.errors:
+        return _("页面已过期,请重新拍照提交。")
+    found = [e for field in form for e in field.errors]
+    return found[0] if found else None
+
+
+def photo_too_large(open_endpoint):
+    """An upload over MAX_CONTENT_LENGTH on a link's selfie page: the page to take another photo."""
+    code = (request.view_args or {}).get("code")
+    return render_template("h5/message.html", title=_("照片过大"), status="warn",
+                           message=_("照片文件过大,请重新拍照后上传。"),
+                           back_url=url_for(open_endpoint, code=code) if code else None,
+                           back_label=_("重新拍照")), 413

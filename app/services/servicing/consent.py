@@ -170,31 +170,32 @@ def _locked(code):
     return db.session.execute(select(Consent).where(Consent.id == record.id).with_for_update()).scalar_one()
 
 
-def confirm(code, verification_id, ip=None, user_agent=None):
-    """The insured confirms, after a passed face check: the record is stored and the application moves on
-    (straight-through or the review queue). Runs in the caller's unit of work."""
+def _answer(code, verification_id, status, ip, user_agent):
+    """The insured's answer, after a passed face check of their own on this record: stored with its
+    time, the check, the address and the device."""
     record = _locked(code)
     _check_open(record)
     verification = passed_face(record, verification_id)
     if verification is None:
         raise DomainError("consent_face_required")
-    record.status, record.confirmed_at = "CONFIRMED", clock.now()
+    record.status = status
+    setattr(record, "confirmed_at" if status == "CONFIRMED" else "declined_at", clock.now())
     record.identity_verification_id = verification.id
     record.ip, record.user_agent = ip, (user_agent or "")[:255] or None
+    return record
+
+
+def confirm(code, verification_id, ip=None, user_agent=None):
+    """The insured confirms: the application moves on (straight-through or the review queue). Runs in
+    the caller's unit of work."""
+    record = _answer(code, verification_id, "CONFIRMED", ip, user_agent)
     ledger.on_approved(applications.after_consent(record.application_id))  # straight through: the PENDING loan
     return record
 
 
 def decline(code, verification_id, ip=None, user_agent=None):
-    """The insured says no, after the same face check: the application is rejected (CONSENT_DECLINED)."""
-    record = _locked(code)
-    _check_open(record)
-    verification = passed_face(record, verification_id)
-    if verification is None:
-        raise DomainError("consent_face_required")
-    record.status, record.declined_at = "DECLINED", clock.now()
-    record.identity_verification_id = verification.id
-    record.ip, record.user_agent = ip, (user_agent or "")[:255] or None
+    """The insured says no: the application is rejected (CONSENT_DECLINED)."""
+    record = _answer(code, verification_id, "DECLINED", ip, user_agent)
     applications.consent_declined(record.application_id)
     return record
 

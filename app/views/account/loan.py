@@ -109,24 +109,31 @@ def loan_policy(policy_id):
         service.own_policy(g.customer.id, policy_id)
     except DomainError:
         return _not_found()
-    form = LoanForm()
+    return _form_flow("loan", policy_id, LoanForm(), _loan_page, lambda form: service.apply_for_loan(
+        g.customer.id, policy_id, form.request_key.data, form.amount.data, form.bank.data, form.card_no.data,
+        form.account_name.data, form.agreed.data, form.password.data, form.code.data,
+        id_front=_file(form.id_front), id_back=_file(form.id_back)),
+        lambda application: _("申请编号 %(no)s。自贷款金到账开始计息,办理进度请在“我的申请”中查看。",
+                              no=application.application_no))
+
+
+def _form_flow(draft, policy_id, form, page, submit, done_text):
+    """The loan's and the repayment's form: GET shows it with the saved draft and a new submission
+    key; POST validates, submits in one unit of work and shows 保全申请操作完毕, or the page again
+    with a Chinese error and what was typed."""
     if request.method == "GET":
-        _load_draft(form, "loan", policy_id)
+        _load_draft(form, draft, policy_id)
         form.request_key.data = new_request_key()
-        return _loan_page(policy_id, form)
+        return page(policy_id, form)
     if not form.validate_on_submit():
-        return _loan_page(policy_id, form, _form_error(form), 400)
+        return page(policy_id, form, _form_error(form), 400)
     try:
         with unit.work():
-            application = service.apply_for_loan(
-                g.customer.id, policy_id, form.request_key.data, form.amount.data, form.bank.data,
-                form.card_no.data, form.account_name.data, form.agreed.data, form.password.data,
-                form.code.data, id_front=_file(form.id_front), id_back=_file(form.id_back))
+            application = submit(form)
     except DomainError as error:
-        return _loan_page(policy_id, form, error.message, error.status)
-    _forget_draft("loan", policy_id)
-    return _done(application, _("申请编号 %(no)s。自贷款金到账开始计息,办理进度请在“我的申请”中查看。",
-                                no=application.application_no))
+        return page(policy_id, form, error.message, error.status)
+    _forget_draft(draft, policy_id)
+    return _done(application, done_text(application))
 
 
 @bp.route("/loan/<int:policy_id>/code", methods=["POST"])
@@ -242,23 +249,11 @@ def repayment_policy(policy_id):
         service.repayment_page(g.customer.id, policy_id)
     except DomainError:
         return _not_found()
-    form = RepaymentForm()
-    if request.method == "GET":
-        _load_draft(form, "repay", policy_id)
-        form.request_key.data = new_request_key()
-        return _repayment_page(policy_id, form)
-    if not form.validate_on_submit():
-        return _repayment_page(policy_id, form, _form_error(form), 400)
-    try:
-        with unit.work():
-            application = service.apply_for_repayment(
-                g.customer.id, policy_id, form.request_key.data, form.amount.data, form.bank.data,
-                form.card_no.data, form.account_name.data, form.code.data)
-    except DomainError as error:
-        return _repayment_page(policy_id, form, error.message, error.status)
-    _forget_draft("repay", policy_id)
-    return _done(application, _("申请编号 %(no)s。还款结果以支付机构的扣款结果为准,办理进度请在“我的申请”中查看。",
-                                no=application.application_no))
+    return _form_flow("repay", policy_id, RepaymentForm(), _repayment_page, lambda form: service.apply_for_repayment(
+        g.customer.id, policy_id, form.request_key.data, form.amount.data, form.bank.data, form.card_no.data,
+        form.account_name.data, form.code.data),
+        lambda application: _("申请编号 %(no)s。还款结果以支付机构的扣款结果为准,办理进度请在“我的申请”中查看。",
+                              no=application.application_no))
 
 
 @bp.route("/repay/<int:policy_id>/code", methods=["POST"])
