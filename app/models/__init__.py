@@ -8,6 +8,7 @@ from app.models.policy import Beneficiary, Policy  # noqa: F401
 from app.models.product import Product  # noqa: F401
 from app.models.revisit import (CallAttempt, Question, QuestionnaireTemplate,  # noqa: F401
                                 RevisitAnswer, RevisitEvidence, RevisitLink, RevisitTask)
-from app.models.servicing import Consent, LoanRepayment, PolicyLoan, ServicingApplication  # noqa: F401
+from app.models.servicing import (ApplicationPolicy, Consent, LoanRepayment, PolicyLoan,  # noqa: F401
+                                 ServicingApplication)
 from app.models.setting import Setting  # noqa: F401
 from app.models.sms import SmsMessage, SmsTemplate, VerificationCode  # noqa: F401

@@ -12,7 +12,7 @@ PAYMENT_FREQUENCIES = {"YEARLY": _l("年交"), "HALF_YEARLY": _l("半年交"), "
 BENEFICIARY_KINDS = {"DEATH": _l("身故受益人"), "SURVIVAL": _l("生存受益人")}
 RELATIONSHIPS = {
     "SELF": _l("本人"), "SPOUSE": _l("配偶"), "CHILD": _l("子女"), "PARENT": _l("父母"),
-    "SIBLING": _l("兄弟姐妹"), "GRANDPARENT": _l("祖父母/外祖父母"), "OTHER": _l("其他"),
+    "SIBLING": _l("兄弟姐妹"), "GRANDPARENT": _l("祖父母/外祖父母"), "GUARDIAN": _l("监护人"), "OTHER": _l("其他"),
 }
 
 
@@ -42,7 +42,12 @@ class Policy(TimestampMixin, Undeletable, Model):
     cash_value = Column(Money, nullable=False, default=0)
     cash_value_date = Column(Date)
     annuity_method = Column(String(20))
+    annuity_method_from = Column(Date)  # the payment date from which annuity_method applies (a change's)
     universal_account_no = Column(String(32))  # the holder's universal-life account, if any
+    # the policyholder's relationship to the insured (RELATIONSHIPS): a minor's guardian or not
+    holder_relationship = Column(String(16))
+    # an insured event reported by the core system (intake API): no beneficiary change from then on
+    claim_reported_at = Column(DateTime)
 
     beneficiaries = relationship("Beneficiary", back_populates="policy",
                                  order_by="Beneficiary.version, Beneficiary.kind, Beneficiary.order")
@@ -78,6 +83,9 @@ class Beneficiary(Undeletable, Model):
     created_at = Column(DateTime, nullable=False)
     superseded_at = Column(DateTime)
     application_id = Column(Integer, ForeignKey("servicing_application.id"))
+    application = relationship("ServicingApplication")
+    created_by_id = Column(Integer, ForeignKey("ab_user.id"))  # staff who entered the version, if any
+    created_by = relationship("User")
 
     def __repr__(self):
         return f"{self.name} {self.share}%"

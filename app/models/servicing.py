@@ -48,7 +48,8 @@ LEDGER_KINDS = {"DISBURSED": _l("放款到账"), "REPAYMENT": _l("还款"), "ROL
 class ServicingApplication(TimestampMixin, Undeletable, Model):
     __tablename__ = "servicing_application"
     __table_args__ = (Index("ix_application_status", "status", "kind", "submitted_at"),
-                      Index("ix_application_due", "status", "due_decision_at"))
+                      Index("ix_application_due", "status", "due_decision_at"),
+                      UniqueConstraint("slip_code", name="uq_servicing_application_slip_code"))
 
     id = Column(Integer, primary_key=True)
     application_no = Column(String(32), unique=True, nullable=False)
@@ -85,9 +86,29 @@ class ServicingApplication(TimestampMixin, Undeletable, Model):
     due_completion_at = Column(DateTime)
     completed_at = Column(DateTime)
     cancelled_at = Column(DateTime)
+    # the endorsement slip's (批单) verification code, set when the application is completed
+    slip_code = Column(String(16))
 
     def __repr__(self):
         return self.application_no
+
+
+class ApplicationPolicy(Model):
+    """One policy of an application that changes several at once (受益人变更: 请选择同时变更的保单), with
+    what it held before and what it holds after; applied to all of them or to none."""
+    __tablename__ = "servicing_application_policy"
+    __table_args__ = (UniqueConstraint("application_id", "policy_id", name="uq_application_policy"),)
+
+    id = Column(Integer, primary_key=True)
+    application_id = Column(Integer, ForeignKey("servicing_application.id"), nullable=False)
+    application = relationship("ServicingApplication", backref="policy_links")
+    policy_id = Column(Integer, ForeignKey("policy.id"), nullable=False, index=True)
+    policy = relationship("Policy")
+    before = Column(JSON)
+    after = Column(JSON)
+
+    def __repr__(self):
+        return f"{self.application_id}:{self.policy_id}"
 
 
 class ApplicationApproval(Model):
@@ -112,7 +133,9 @@ class Consent(Undeletable, Model):
     nor its beneficiary changed, without it): who was asked, for which policy, application and action, the
     exact text shown with its SHA-256, when, from where, and the face check passed before confirming."""
     __tablename__ = "consent"
-    __table_args__ = (UniqueConstraint("application_id", "action", name="uq_consent_application_action"),
+    # one per insured: a change on several policies asks each insured once
+    __table_args__ = (UniqueConstraint("application_id", "action", "customer_id",
+                                       name="uq_consent_application_insured"),
                       Index("ix_consent_status_asked", "status", "asked_at"))
 
     id = Column(Integer, primary_key=True)

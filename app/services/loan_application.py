@@ -17,11 +17,11 @@ from sqlalchemy import func
 
 from app.extensions import db
 from app.models import IdentityVerification, Policy
-from app.services import account, clock, codes, identity, ledger, loan, settings
+from app.services import account, clock, codes, identity, loan, settings
 from app.services.errors import DomainError
 from app.services.money import to_money
 from app.services.servicing import application as servicing
-from app.services.servicing import consent
+from app.services.servicing import consent, dispatch
 from app.services.validation import luhn_valid, normalize_text
 
 # 收款/付款账户: the banks the payment system pays to and collects from (code -> name)
@@ -275,7 +275,7 @@ def apply_for_loan(customer_id, policy_id, request_key, amount_text, bank, card_
         application.identity_verification_id = verification.id
     if application.status == "CONSENT":
         consent.ask(application)  # the insured's SMS link (Insurance Law art. 34)
-    ledger.on_approved(application)  # straight through: the PENDING loan at once
+    dispatch.on_approved(application)  # straight through: the PENDING loan at once
     return application
 
 

@@ -18,7 +18,7 @@ from app.models.sms import SMS_STATUSES
 from app.services import clock, ledger, loan, loan_export, unit
 from app.services.errors import DomainError
 from app.services.ledger import RATE_MAX, RATE_MIN
-from app.services.servicing import application, consent
+from app.services.servicing import application, consent, dispatch
 from app.services.servicing.application import NOTE_MAX
 from app.services.servicing.states import can
 from app.views.base import READ_ONLY, PortalModelView, _l, datamodel
@@ -203,7 +203,7 @@ class ReviewQueueView(BaseView):
         def call():
             approved = application.approve(application_id, g.user.id, form.note.data)
             result["status"] = approved.status
-            ledger.on_approved(approved)  # a loan's PENDING row, for the money's arrival
+            dispatch.on_approved(approved)  # a loan's PENDING row, a change made at once
 
         def done():
             return (_("已审核通过。") if result["status"] != "REVIEW"

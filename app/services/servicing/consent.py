@@ -21,9 +21,10 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.models.identity import IdentityVerification
 from app.models.servicing import CONSENT_ACTIONS, Consent
-from app.services import clock, ledger, settings, sms, unit
+from app.services import clock, settings, sms, unit
 from app.services.errors import DomainError
 from app.services.servicing import application as applications
+from app.services.servicing import dispatch
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def confirm(code, verification_id, ip=None, user_agent=None):
     """The insured confirms: the application moves on (straight-through or the review queue). Runs in
     the caller's unit of work."""
     record = _answer(code, verification_id, "CONFIRMED", ip, user_agent)
-    ledger.on_approved(applications.after_consent(record.application_id))  # straight through: the PENDING loan
+    dispatch.on_approved(applications.after_consent(record.application_id))  # straight through: carried out
     return record
 
 
