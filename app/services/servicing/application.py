@@ -183,10 +183,11 @@ def consent_lapsed(application_ids):
 
 
 def straight_through(application):
-    """Whether the system may approve it alone: every check passed, within STP_MAX_AMOUNT, one approval."""
+    """Whether the system may approve it alone: every check passed, one approval, and a money item within
+    STP_MAX_AMOUNT (a change without an amount, such as the annuity method, has only its checks)."""
     limit = settings.get("STP_MAX_AMOUNT")
     return (bool(application.rule_trace) and all_passed(application) and application.approvals_needed == 1
-            and application.amount is not None and application.amount <= limit)
+            and (application.amount is None or application.amount <= limit))
 
 
 def sampled(rate):
