@@ -194,7 +194,9 @@ class PolicyLoan(TimestampMixin, Undeletable, Model):
 
 
 class LoanRepayment(Undeletable, Model):
+    """A repayment's payment result: PAID (its ledger row holds the money) or FAILED (kept, no ledger row)."""
     __tablename__ = "loan_repayment"
+    __table_args__ = (UniqueConstraint("payment_ref", "result", name="uq_repayment_ref_result"),)
 
     id = Column(Integer, primary_key=True)
     loan_id = Column(Integer, ForeignKey("policy_loan.id"), nullable=False, index=True)
@@ -204,6 +206,8 @@ class LoanRepayment(Undeletable, Model):
     interest_part = Column(Money, nullable=False)
     principal_part = Column(Money, nullable=False)
     paid_at = Column(DateTime, nullable=False)
+    result = Column(String(8), nullable=False, default="PAID", server_default="PAID")  # PAID / FAILED
+    payment_ref = Column(String(48))  # the payment system's reference (a FAILED one may be paid later)
 
 
 class AppendOnly(Exception):

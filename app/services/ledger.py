@@ -249,10 +249,11 @@ PAYMENT_RESULTS = ("PAID", "FAILED")
 
 def record_repayment(loan_id, amount_text, paid_text, payment_ref, actor, user_id=None, application_no=None,
                      result="PAID"):
-    """The payment system (or an operator) reports a repayment's result. Only a PAID one enters the
-    ledger: interest first, then principal (loan.allocate, to the day it was paid); repaying everything
+    """The payment system (or an operator) reports a repayment's result. A FAILED one is kept as a
+    LoanRepayment row with its result and reference and no ledger row (_record_failed). Only a PAID one
+    enters the ledger: interest first, then principal (loan.allocate, to the day it was paid); repaying everything
     closes the loan (REPAID); the customer's LOAN_REPAYMENT application named is completed. The same
-    payment_ref enters once (409). Returns (loan, repayment or None)."""
+    payment_ref enters once (409). Returns (loan, the LoanRepayment row kept)."""
     ref = (payment_ref or "").strip()
     if not ref or len(ref) > 48:
         raise DomainError("repayment_ref_missing")
@@ -268,12 +269,14 @@ def record_repayment(loan_id, amount_text, paid_text, payment_ref, actor, user_i
         if found is None or found.kind != "LOAN_REPAYMENT" or found.policy_id != row.policy_id \
                 or found.status not in states.TO_COMPLETE:
             raise DomainError("repayment_application_not_approved")
-    if result == "FAILED":
-        return row, None
-    if row.status != "ACTIVE":
-        raise DomainError("loan_not_active")
     if amount <= 0:
         raise DomainError("repayment_not_positive")
+    if result == "FAILED":
+        if paid_on > clock.today():
+            raise DomainError("repayment_bad_day", day=paid_on.isoformat())
+        return row, _record_failed(row, found, amount, paid_on, ref)
+    if row.status != "ACTIVE":
+        raise DomainError("loan_not_active")
     if paid_on > clock.today() or paid_on < (row.interest_paid_to or row.disbursed_on):
         raise DomainError("repayment_bad_day", day=paid_on.isoformat())
     owed_interest = to_money(row.interest_carried or 0) + interest(row.outstanding_principal, row.annual_rate,
@@ -282,11 +285,14 @@ def record_repayment(loan_id, amount_text, paid_text, payment_ref, actor, user_i
                           principal=to_money(row.outstanding_principal), interest=owed_interest,
                           interest_from=row.interest_paid_to, days=0, due_on=row.due_on)
     ((_, interest_part, principal_part),) = allocate(amount, [balance])
-    paid_at = clock.now() if paid_on == clock.today() else datetime.combine(paid_on, time(12))
     repayment = LoanRepayment(loan_id=row.id, application_id=found.id if found else None, amount=amount,
-                              interest_part=interest_part, principal_part=principal_part, paid_at=paid_at)
-    db.session.add(repayment)
-    db.session.flush()
+                              interest_part=interest_part, principal_part=principal_part,
+                              paid_at=_paid_at(paid_on), result="PAID", payment_ref=ref)
+    try:
+        with db.session.begin_nested():
+            db.session.add(repayment)
+    except IntegrityError:  # this payment_ref was paid already (uq_repayment_ref_result)
+        raise DomainError("ledger_event_recorded") from None
     append(row, "REPAYMENT", f"repayment:{ref}", paid_on, principal_delta=-principal_part,
            interest_delta=-interest_part, amount=amount, actor=actor, user_id=user_id, repayment_id=repayment.id)
     if row.outstanding_principal == ZERO and to_money(row.interest_carried) == ZERO:
@@ -294,6 +300,44 @@ def record_repayment(loan_id, amount_text, paid_text, payment_ref, actor, user_i
     if found is not None:
         servicing.complete(found.id)
     return row, repayment
+
+
+def _paid_at(paid_on):
+    return clock.now() if paid_on == clock.today() else datetime.combine(paid_on, time(12))
+
+
+def _record_failed(loan, application, amount, paid_on, ref):
+    """A FAILED payment result is kept (the attempt, its amount, day and reference; no ledger row, the
+    balance unchanged) so the customer and the operator see that it failed; the application stays
+    approved, waiting for a payment. The same failure reported again returns the row already kept; a
+    reference already PAID is refused (409). A PAID result may follow under the same reference."""
+    def kept():
+        return db.session.execute(select(LoanRepayment).where(
+            LoanRepayment.payment_ref == ref, LoanRepayment.result.in_(PAYMENT_RESULTS))
+            .order_by(LoanRepayment.id)).scalars().all()
+
+    earlier = kept()
+    if any(r.result == "PAID" for r in earlier):
+        raise DomainError("ledger_event_recorded")
+    if earlier:
+        if earlier[0].loan_id != loan.id:
+            raise DomainError("ledger_event_recorded")
+        return earlier[0]
+    attempt = LoanRepayment(loan_id=loan.id, application_id=application.id if application else None, amount=amount,
+                            interest_part=ZERO, principal_part=ZERO, paid_at=_paid_at(paid_on), result="FAILED",
+                            payment_ref=ref)
+    try:
+        with db.session.begin_nested():
+            db.session.add(attempt)
+    except IntegrityError:  # the same failure reported at once by another request
+        raise DomainError("ledger_event_recorded") from None
+    return attempt
+
+
+def repayments_of(loan_id):
+    """A loan's repayment results, PAID and FAILED, the latest first (the loan's page, the customer's)."""
+    return db.session.execute(select(LoanRepayment).where(LoanRepayment.loan_id == loan_id)
+                              .order_by(LoanRepayment.paid_at.desc(), LoanRepayment.id.desc())).scalars().all()
 
 
 # --- recompute-loans ----------------------------------------------------------------------------

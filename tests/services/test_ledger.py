@@ -368,7 +368,7 @@ def test_a_payment_enters_once_and_a_failed_one_not_at_all(frozen):
     loan_id = pending_loan()
     disburse(loan_id)
     frozen.move_to(datetime(2026, 4, 1, 10))
-    assert repay(loan_id, "500", ref="F1", result="FAILED")[1] is None
+    assert repay(loan_id, "500", ref="F1", result="FAILED")[1].result == "FAILED"
     repay(loan_id, "500", ref="P1")
     with pytest.raises(DomainError) as again:
         repay(loan_id, "500", ref="P1")
@@ -398,3 +398,28 @@ def test_a_repayment_recorded_after_a_missed_due_date_does_not_stop_the_roll_ove
     assert ledger.run_daily(date(2026, 9, 3))["rolled_over"] == 1
     new = db.session.query(PolicyLoan).filter_by(rolled_from_id=loan_id).one()
     assert new.disbursed_on == date(2026, 9, 3) and list(ledger.recompute()) == []
+
+
+def test_a_failed_payment_is_kept_with_its_result_and_a_paid_one_after_it_enters(frozen):
+    from app.models.servicing import LoanRepayment
+
+    loan_id = pending_loan()
+    disburse(loan_id)
+    frozen.move_to(datetime(2026, 4, 1, 10))
+    repay(loan_id, "1000", ref="R1", result="FAILED")
+    repay(loan_id, "1000", ref="R1", result="FAILED")  # reported again: the one row
+    (failed,) = ledger.repayments_of(loan_id)
+    assert (failed.result, failed.payment_ref, failed.amount, failed.interest_part, failed.principal_part) == (
+        "FAILED", "R1", D("1000.00"), D("0.00"), D("0.00"))
+    row = fresh(PolicyLoan, loan_id)
+    assert (row.outstanding_principal, row.interest_paid_to) == (D("10000.00"), date(2026, 3, 1))
+    assert [e.kind for e in ledger.entries_of(loan_id)] == ["DISBURSED"]
+    _, paid = repay(loan_id, "1000", ref="R1")  # the payment system retried it and it went through
+    assert (paid.result, paid.interest_part, paid.principal_part) == ("PAID", D("42.47"), D("957.53"))
+    assert [r.result for r in ledger.repayments_of(loan_id)] == ["PAID", "FAILED"]
+    assert [e.kind for e in ledger.entries_of(loan_id)] == ["DISBURSED", "REPAYMENT"]
+    with pytest.raises(DomainError) as paid_already:
+        repay(loan_id, "1000", ref="R1", result="FAILED")
+    assert paid_already.value.status == 409
+    assert db.session.query(LoanRepayment).count() == 2
+    assert list(ledger.recompute()) == []
