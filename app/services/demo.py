@@ -91,6 +91,9 @@ SMS_TEMPLATES = [
     dict(code="LOAN_DUE_REMINDER", name="保单贷款到期提醒", provider_template_code="SMS_LOAN_01",
          content="尊敬的${name}您好!您保单${no}的贷款将于${due}到期(还有${days}天),应还本息${amount}元,"
                  "到期未还的利息将转为新的贷款本金。如有疑问请致电10109520。"),
+    dict(code="LOAN_ROLLED_OVER", name="保单贷款到期转新贷通知", provider_template_code="SMS_LOAN_03",
+         content="尊敬的${name}您好!您保单${no}的贷款已于${day}到期,未还利息${interest}元已转为新的贷款本金,"
+                 "新贷款本金${amount}元,年利率${rate},到期日${due}。如有疑问请致电10109520。"),
     dict(code="LOAN_SUSPENDED", name="保单中止通知", provider_template_code="SMS_LOAN_02",
          content="尊敬的${name}您好!您保单${no}的贷款本息${amount}元已达到保单现金价值${cash_value}元,"
                  "保单效力已中止。如有疑问请致电10109520。"),

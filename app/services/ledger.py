@@ -399,7 +399,7 @@ def recompute(batch=RECOMPUTE_BATCH):
 # (a reminder stage, the loan's status, the policy's status), so running the job twice or twice at once
 # changes nothing more; a day the job missed is caught up (due dates up to today, reminders in range).
 
-SMS_REMINDER, SMS_SUSPENDED = "LOAN_DUE_REMINDER", "LOAN_SUSPENDED"
+SMS_REMINDER, SMS_SUSPENDED, SMS_ROLLED_OVER = "LOAN_DUE_REMINDER", "LOAN_SUSPENDED", "LOAN_ROLLED_OVER"
 JOB_BATCH = 500
 
 
@@ -478,57 +478,115 @@ def send_reminders(today=None, batch=JOB_BATCH * 4):
 
 def roll_over(loan_id, today=None, actor="job:loans.daily"):
     """On its due date an unpaid loan's interest joins its principal as a new loan at the rate then in
-    force (DOMAIN.md 4): a ROLLOVER row closes the old loan (ROLLED_OVER), a ROLLOVER row opens the new
-    one, due a term later. Nothing when the loan is no longer active or not yet due (another run)."""
-    row = _locked_loan(loan_id)
-    if row.status != "ACTIVE" or row.due_on is None or row.due_on > (today or clock.today()):
-        return None
-    return _roll(row, _entries(row.id), {}, settings.get("LOAN_TERM_MONTHS"), actor)
+    force (DOMAIN.md 4); roll_over_due for one loan. Returns the new loan, or None when the loan is no
+    longer active or not yet due (another run)."""
+    today = today or clock.today()
+    with unit.work():
+        done = _roll_batch(today, settings.get("LOAN_TERM_MONTHS"), {}, actor, 1, only=loan_id)
+    return db.session.execute(select(PolicyLoan).where(PolicyLoan.rolled_from_id == loan_id)).scalar_one_or_none() \
+        if done else None
 
 
-def _roll(row, rows, rates, term, actor):
-    # the due date; a late job after a repayment recorded past it rolls over from that repayment's day
-    day = max(row.due_on, row.interest_paid_to or row.due_on)
-    owed_interest = to_money(row.interest_carried or 0) + interest(row.outstanding_principal, row.annual_rate,
-                                                                   row.interest_paid_to, day)
-    principal = to_money(row.outstanding_principal)
-    append(row, "ROLLOVER", f"rollover-out:{row.id}", day, principal_delta=-principal,
-           interest_delta=-owed_interest, amount=principal + owed_interest, actor=actor, rows=rows)
-    row.status = "ROLLED_OVER"
-    if day not in rates:
-        rates[day] = rate_on(day)[0]
-    new = PolicyLoan(policy_id=row.policy_id, principal=principal + owed_interest, stamp_duty=ZERO,
-                     credited_amount=ZERO, annual_rate=rates[day], outstanding_principal=ZERO, interest_carried=ZERO,
-                     status="ACTIVE", disbursed_on=day, due_on=due_date(day, term), rolled_from_id=row.id,
-                     bank_name=row.bank_name, account_name=row.account_name, account_no_masked=row.account_no_masked)
-    db.session.add(new)
-    append(new, "ROLLOVER", f"rollover-in:{row.id}", day, principal_delta=principal + owed_interest,
-           amount=principal + owed_interest, actor=actor, rows=[])
-    return new
+ROLL_COLUMNS = (PolicyLoan.id, PolicyLoan.policy_id, PolicyLoan.outstanding_principal, PolicyLoan.interest_carried,
+                PolicyLoan.interest_paid_to, PolicyLoan.annual_rate, PolicyLoan.due_on, PolicyLoan.bank_name,
+                PolicyLoan.account_name, PolicyLoan.account_no_masked)
 
 
-def roll_over_due(today=None, batch=JOB_BATCH, actor="job:loans.daily"):
-    """Every active loan whose due date has come: a batch a transaction, its loans locked and their
-    ledgers read with two queries; a loan another run rolled over meanwhile is no longer selected.
-    Returns how many rolled over."""
+def _roll_batch(today, term, rates, actor, batch, only=None):
+    """Roll over up to `batch` due active loans in the caller's transaction, set-based: the loans are
+    claimed FOR UPDATE SKIP LOCKED (a concurrent run takes others, and a loan it rolled over is no longer
+    ACTIVE when this one reads it), then one executemany INSERT of the closing ROLLOVER rows, one UPDATE
+    of the old loans (ROLLED_OVER, nothing owed, interest counted to the day), one executemany INSERT of
+    the new loans, one INSERT ... SELECT of their opening ROLLOVER rows, and the customers' SMS
+    (LOAN_ROLLED_OVER) queued with one INSERT, sent after the commit. The figures are the ones append()
+    and replay() make of the same rows (the loan's stored columns are what its ledger says).
+    Returns how many loans rolled over."""
+    from sqlalchemy import case, cast, insert, literal, String, update
+
+    from app.models.customer import Customer
+    from app.models.policy import Policy
+    from app.services import sms
+
+    due = [PolicyLoan.status == "ACTIVE", PolicyLoan.due_on <= today]
+    if only is not None:
+        due.append(PolicyLoan.id == only)
+    loans = db.session.execute(select(*ROLL_COLUMNS).where(*due).order_by(PolicyLoan.id).limit(batch)
+                               .with_for_update(skip_locked=True)).all()
+    if not loans:
+        return 0
+    now, actor = clock.now(), (actor or "")[:64] or None
+    out_rows, new_loans, notices = [], [], {}
+    for loan in loans:
+        # the due date; a late job after a repayment recorded past it rolls over from that repayment's day
+        day = max(loan.due_on, loan.interest_paid_to or loan.due_on)
+        principal = to_money(loan.outstanding_principal)
+        owed_interest = to_money(loan.interest_carried or 0) + (
+            interest(principal, loan.annual_rate, loan.interest_paid_to, day) if loan.interest_paid_to else ZERO)
+        if day not in rates:
+            rates[day] = rate_on(day)[0]
+        total = principal + owed_interest
+        out_rows.append(dict(loan_id=loan.id, kind="ROLLOVER", event_key=f"rollover-out:{loan.id}", on_day=day,
+                             principal_delta=-principal, interest_delta=-owed_interest, amount=total,
+                             principal_after=ZERO, interest_carried_after=ZERO, interest_paid_to_after=day,
+                             actor=actor, created_at=now))
+        due_on = due_date(day, term)
+        new_loans.append(dict(policy_id=loan.policy_id, principal=total, stamp_duty=ZERO, credited_amount=ZERO,
+                              annual_rate=rates[day], outstanding_principal=total, interest_paid_to=day,
+                              interest_carried=ZERO, status="ACTIVE", disbursed_on=day, due_on=due_on,
+                              rolled_from_id=loan.id, bank_name=loan.bank_name, account_name=loan.account_name,
+                              account_no_masked=loan.account_no_masked, created_at=now, updated_at=now))
+        notices[loan.id] = {"day": day.isoformat(), "interest": f"{owed_interest:.2f}", "amount": f"{total:.2f}",
+                            "rate": f"{Decimal(rates[day]) * 100:.2f}%", "due": due_on.isoformat()}
+    ids = [loan.id for loan in loans]
+    try:
+        with db.session.begin_nested():
+            db.session.execute(insert(LoanLedgerEntry.__table__), out_rows)
+    except IntegrityError:  # a rollover-out row of one of them exists: another run got there (never with the lock)
+        raise DomainError("ledger_event_recorded") from None
+    table = PolicyLoan.__table__
+    db.session.execute(
+        update(table).where(table.c.id.in_(ids), table.c.status == "ACTIVE")
+        .values(status="ROLLED_OVER", outstanding_principal=ZERO, interest_carried=ZERO, updated_at=now,
+                interest_paid_to=case((table.c.interest_paid_to > table.c.due_on, table.c.interest_paid_to),
+                                      else_=table.c.due_on)))
+    db.session.execute(insert(table), new_loans)
+    new = table.alias("new")
+    db.session.execute(insert(LoanLedgerEntry.__table__).from_select(
+        ["loan_id", "kind", "event_key", "on_day", "principal_delta", "interest_delta", "amount", "principal_after",
+         "interest_carried_after", "interest_paid_to_after", "actor", "created_at"],
+        select(new.c.id, literal("ROLLOVER"), literal("rollover-in:") + cast(new.c.rolled_from_id, String),
+               new.c.disbursed_on, new.c.principal, literal(ZERO), new.c.principal, new.c.principal, literal(ZERO),
+               new.c.disbursed_on, literal(actor, String), literal(now))
+        .where(new.c.rolled_from_id.in_(ids))))
+    holders = db.session.execute(
+        select(PolicyLoan.id, Policy.policy_no, Customer.id, Customer.name, Customer.mobile)
+        .join(Policy, Policy.id == PolicyLoan.policy_id).join(Customer, Customer.id == Policy.holder_id)
+        .where(PolicyLoan.id.in_(ids))).all()
+    items = [{"phone": mobile, "customer_id": customer_id,
+              "params": {"name": name, "no": policy_no, **notices[loan_id]}}
+             for loan_id, policy_no, customer_id, name, mobile in holders if mobile]
+    try:
+        sms.send_after_commit(sms.queue_many(SMS_ROLLED_OVER, items, purpose=SMS_ROLLED_OVER))
+    except DomainError as exc:  # a template switched off: the job goes on, the log says so
+        log.error("loan roll-over notices (%s loans) not queued: %s", len(items), exc.key)
+    return len(loans)
+
+
+def roll_over_due(today=None, batch=JOB_BATCH * 4, actor="job:loans.daily"):
+    """Every active loan whose due date has come, `batch` loans a transaction (_roll_batch) until none is
+    left that this run can claim; a loan another run holds or rolled over meanwhile is skipped, so two
+    runs at once roll each loan over once. Returns how many this run rolled over."""
     today = today or clock.today()
     term, rates, done = settings.get("LOAN_TERM_MONTHS"), {}, 0
-    due = (PolicyLoan.status == "ACTIVE", PolicyLoan.due_on <= today)
-    for ids in _ids(select(PolicyLoan.id).where(*due), batch):
-        def one_batch():
-            with unit.work():
-                loans = db.session.execute(select(PolicyLoan).where(PolicyLoan.id.in_(ids), *due)
-                                           .order_by(PolicyLoan.id).with_for_update()).scalars().all()
-                rows = {}
-                for entry in db.session.execute(
-                        select(LoanLedgerEntry).where(LoanLedgerEntry.loan_id.in_([r.id for r in loans]))
-                        .order_by(LoanLedgerEntry.loan_id, LoanLedgerEntry.on_day, LoanLedgerEntry.id)).scalars():
-                    rows.setdefault(entry.loan_id, []).append(entry)
-                for row in loans:
-                    _roll(row, rows.get(row.id, []), rates, term, actor)
-                return len(loans)
-        done += unit.retry_on_lock(one_batch)
-    return done
+
+    def one_batch():
+        with unit.work():
+            return _roll_batch(today, term, rates, actor, batch)
+    while True:
+        count = unit.retry_on_lock(one_batch)
+        if not count:
+            return done
+        done += count
 
 
 def _over_value(today, first, last):

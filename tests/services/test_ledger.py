@@ -423,3 +423,106 @@ def test_a_failed_payment_is_kept_with_its_result_and_a_paid_one_after_it_enters
     assert paid_already.value.status == 409
     assert db.session.query(LoanRepayment).count() == 2
     assert list(ledger.recompute()) == []
+
+
+# --- the roll-over notice, set-based roll-over --------------------------------------------------
+
+def test_the_roll_over_sends_the_customer_one_sms_even_when_the_job_runs_twice(templates):
+    loan_id = pending_loan()
+    disburse(loan_id)  # 10000 at 5% from 2026-03-01, due 2026-09-01
+    templates.move_to(datetime(2026, 9, 1, 0, 30))
+    assert ledger.run_daily(date(2026, 9, 1))["rolled_over"] == 1
+    assert ledger.run_daily(date(2026, 9, 1))["rolled_over"] == 0
+    (notice,) = sms_of("LOAN_ROLLED_OVER")
+    assert "860007775808888" in notice.content and "2026-09-01" in notice.content
+    assert "252.05" in notice.content and "10252.05" in notice.content and "2027-03-01" in notice.content
+
+
+def test_a_roll_over_with_the_template_switched_off_still_rolls_over(templates):
+    from app.models import SmsTemplate
+
+    db.session.query(SmsTemplate).filter_by(code="LOAN_ROLLED_OVER").update({"is_active": False})
+    db.session.commit()
+    loan_id = pending_loan()
+    disburse(loan_id)
+    templates.move_to(datetime(2026, 9, 1, 0, 30))
+    assert ledger.roll_over_due(date(2026, 9, 1)) == 1
+    assert fresh(PolicyLoan, loan_id).status == "ROLLED_OVER" and not sms_of("LOAN_ROLLED_OVER")
+
+
+def test_the_set_based_roll_over_makes_what_the_ledger_replay_makes(templates):
+    """Loans of different sizes, one with a partial repayment and carried interest, rolled over in
+    batches of 2: each new loan and both ROLLOVER rows agree with a replay of the rows, to the fen."""
+    ids = [pending_loan(amount, number=f"SAB{n}") for n, amount in enumerate(["1000.00", "2500.55", "7777.77"])]
+    for loan_id in ids:
+        disburse(loan_id)
+    templates.move_to(datetime(2026, 5, 1, 10))
+    with unit.work():
+        row = db.session.get(PolicyLoan, ids[1])
+        ledger.append(row, "REPAYMENT", "repayment:part", date(2026, 5, 1), interest_delta=D("-1.00"),
+                      amount=D("1.00"))
+    templates.move_to(datetime(2026, 9, 1, 1))
+    assert ledger.roll_over_due(date(2026, 9, 1), batch=2) == 3
+    for loan_id in ids:
+        old = fresh(PolicyLoan, loan_id)
+        new = db.session.query(PolicyLoan).filter_by(rolled_from_id=loan_id).one()
+        out = ledger.entries_of(loan_id)[-1]
+        (opening,) = ledger.entries_of(new.id)
+        expected = ledger.replay(old.annual_rate, ledger.entries_of(loan_id)[:-1])
+        owed = expected.principal + expected.interest_carried + loan.interest(
+            expected.principal, old.annual_rate, expected.interest_paid_to, date(2026, 9, 1))
+        assert (old.status, old.interest_paid_to, out.amount, out.on_day) == (
+            "ROLLED_OVER", date(2026, 9, 1), owed, date(2026, 9, 1))
+        assert (new.principal, new.outstanding_principal, new.interest_paid_to, new.status) == (
+            owed, owed, date(2026, 9, 1), "ACTIVE")
+        assert (opening.kind, opening.event_key, opening.principal_after, opening.interest_paid_to_after) == (
+            "ROLLOVER", f"rollover-in:{loan_id}", owed, date(2026, 9, 1))
+    assert list(ledger.recompute()) == []
+    assert len(sms_of("LOAN_ROLLED_OVER")) == 3
+
+
+def test_two_daily_jobs_at_once_in_small_batches_share_the_loans_each_rolled_once(app, seeded):
+    if db.engine.dialect.name != "mysql":
+        pytest.skip("SKIP LOCKED: MariaDB")
+    import threading
+
+    with time_machine.travel(datetime(2026, 3, 2, 10), tick=False) as traveller:
+        ids = [pending_loan(number=f"SAC{n}") for n in range(12)]
+        for loan_id in ids:
+            disburse(loan_id)
+        traveller.move_to(datetime(2026, 9, 1, 1))
+        results, start = [], threading.Barrier(2)
+
+        def one():
+            with app.app_context():
+                start.wait()
+                results.append(ledger.roll_over_due(date(2026, 9, 1), batch=2))
+
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(results) == 12, results
+        db.session.rollback()
+        new = db.session.query(PolicyLoan).filter(PolicyLoan.rolled_from_id.in_(ids)).all()
+        assert sorted(n.rolled_from_id for n in new) == sorted(ids)
+        assert len(sms_of("LOAN_ROLLED_OVER")) == 12
+        assert list(ledger.recompute()) == []
+
+
+def test_a_loan_locked_by_another_transaction_is_skipped_then_rolled_by_the_next_run(app, seeded):
+    if db.engine.dialect.name != "mysql":
+        pytest.skip("SKIP LOCKED: MariaDB")
+    with time_machine.travel(datetime(2026, 3, 2, 10), tick=False) as traveller:
+        first, second = pending_loan(number="SAL1"), pending_loan(number="SAL2")
+        disburse(first)
+        disburse(second)
+        traveller.move_to(datetime(2026, 9, 1, 1))
+        with db.engine.connect() as other:
+            other.execute(text("SELECT id FROM policy_loan WHERE id = :id FOR UPDATE"), {"id": first})
+            assert ledger.roll_over_due(date(2026, 9, 1)) == 1  # the locked one is left, not waited for
+            other.rollback()
+        assert fresh(PolicyLoan, first).status == "ACTIVE" and fresh(PolicyLoan, second).status == "ROLLED_OVER"
+        assert ledger.roll_over_due(date(2026, 9, 1)) == 1
+        assert list(ledger.recompute()) == []
