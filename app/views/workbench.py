@@ -3,6 +3,8 @@
 Views translate HTTP to app/services/phone_revisit.py and back; the service decides who may
 claim, record, release and assign. An agent only ever sees tasks assigned to them.
 """
+from datetime import timedelta
+
 from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
@@ -44,6 +46,17 @@ def _csrf_ok():
     return True
 
 
+def _back_on_message(back_on):
+    """Where a task went after a failed call: back to the queue, and on which day it may be called."""
+    today = clock.today()
+    if back_on > today:
+        day = _("明天") if back_on == today + timedelta(days=1) else back_on.isoformat()
+        return _("该任务已放回电话回访队列。同一任务须在不同日期拨打,%(day)s(%(date)s)起可再次拨打,"
+                 "届时由“下一个任务”分配给任一回访专员;在“等待改日再拨”中可查看。",
+                 day=day, date=back_on.isoformat())
+    return _("该任务已放回电话回访队列,可通过“下一个任务”再次领取。")
+
+
 class AgentWorkbenchView(BaseView):
     """回访工作台: the agent's calls in hand, "下一个任务", the task page, recording a call."""
     route_base = "/workbench"
@@ -56,6 +69,8 @@ class AgentWorkbenchView(BaseView):
     def index(self):
         return self.render_template("workbench/index.html", mine=phone_revisit.held_by(g.user.id),
                                     done=phone_revisit.done_today(g.user.id),
+                                    later=phone_revisit.waiting_later(g.user.id),
+                                    tomorrow=clock.today() + timedelta(days=1),
                                     queue_size=phone_revisit.queue_size(), form=ActionForm(),
                                     now=clock.now(), labels=LABELS, can=can)
 
@@ -179,6 +194,9 @@ class AgentWorkbenchView(BaseView):
         flash(_("已登记通话结果:%(outcome)s;任务状态:%(status)s",
                 outcome=CALL_OUTCOMES[form.outcome.data] if task.status != "PROBLEM" else CALL_OUTCOMES["PROBLEM"],
                 status=TASK_STATUSES.get(task.status, task.status)), "success")
+        back_on = phone_revisit.comes_back_on(task)
+        if back_on is not None:  # a failed call: say when the task comes back, not just that it left
+            flash(_back_on_message(back_on), "info")
         if task.status in LETTER:
             return redirect(url_for(".task", task_id=task.id))
         return redirect(url_for(".index"))

@@ -14,9 +14,9 @@ from app.services.phone_revisit.attempts import (OUTCOME_STATUS, REACHED, UNCOUN
 from app.services.phone_revisit.claim import (CLAIM_TRIES, assign, claim_next, claim_task, queue_filter,
                                               queue_size, release, release_lapsed, reopen_lapsed_callbacks,
                                               touch)
-from app.services.phone_revisit.queries import (agent_load, attempts_page, board, done_today, held_by, history,
-                                                policy_of, problem_cases, results_page, reveal, task_for,
-                                                tasks_of_policy)
+from app.services.phone_revisit.queries import (agent_load, attempts_page, board, comes_back_on, done_today,
+                                                held_by, history, policy_of, problem_cases, results_page,
+                                                reveal, task_for, tasks_of_policy, waiting_later)
 from app.services.revisit.states import BOARD, PHONE_OPEN
 from app.services.revisit.states import RESULTS as RESULT_STATUSES
 from app.services.revisit.states import can
@@ -25,5 +25,6 @@ from app.services.revisit.states import can
 __all__ = ["claim_next", "claim_task", "release", "assign", "release_lapsed", "reopen_lapsed_callbacks",
            "record_attempt", "task_for", "history", "reveal", "agent_load", "queue_size", "queue_filter",
            "touch", "parse_callback_at", "policy_of", "held_by", "done_today", "board", "problem_cases",
-           "results_page", "attempts_page", "tasks_of_policy", "can", "OUTCOME_STATUS", "RESULT_STATUSES",
+           "results_page", "attempts_page", "tasks_of_policy", "comes_back_on", "waiting_later", "can",
+           "OUTCOME_STATUS", "RESULT_STATUSES",
            "PHONE_OPEN", "BOARD", "REACHED", "UNCOUNTED", "CLAIM_TRIES"]

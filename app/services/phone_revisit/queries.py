@@ -11,7 +11,7 @@ from app.models.identity import IdentityVerification
 from app.models.policy import Policy
 from app.models.revisit import CallAttempt, RevisitAnswer, RevisitTask
 from app.models.sms import SmsMessage
-from app.services import audit, clock, export
+from app.services import audit, clock, export, settings
 from app.services.errors import DomainError
 from app.services.revisit.states import BOARD, HELD, PHONE_OPEN, RESULTS, target_of
 
@@ -39,6 +39,41 @@ def held_by(user_id):
             .filter(RevisitTask.assigned_to_id == user_id, RevisitTask.reserved_until.isnot(None),
                     RevisitTask.status.in_(HELD))
             .order_by(RevisitTask.status.desc(), RevisitTask.callback_at, RevisitTask.id).all())
+
+
+def comes_back_on(task, today=None):
+    """The day a task put back in the queue after a failed call may be called again: the next day when
+    it was tried today and the attempts must fall on different days (PHONE_ATTEMPTS_DIFFERENT_DAYS),
+    else today. None when the task is not waiting in the queue."""
+    today = today or clock.today()
+    if task.status != target_of("give_back"):
+        return None
+    if settings.get("PHONE_ATTEMPTS_DIFFERENT_DAYS") and task.last_attempt_date is not None \
+            and task.last_attempt_date >= today:
+        return task.last_attempt_date + timedelta(days=1)
+    return today
+
+
+def waiting_later(user_id, limit=50):
+    """The agent's own tasks waiting for a later day: the ones they called today without reaching
+    the customer, back in the queue, that nobody may call again before tomorrow (the different-days
+    rule). Dicts of task, back_on (the day) and outcome (the agent's last call), oldest call first."""
+    today = clock.today()
+    if not settings.get("PHONE_ATTEMPTS_DIFFERENT_DAYS"):
+        return []
+    calls = (db.session.query(CallAttempt.task_id, CallAttempt.outcome)
+             .join(RevisitTask, RevisitTask.id == CallAttempt.task_id)
+             .filter(CallAttempt.agent_id == user_id, CallAttempt.started_at >= clock.start_of_day(today),
+                     RevisitTask.status == target_of("give_back"), RevisitTask.last_attempt_date == today)
+             .order_by(CallAttempt.id).limit(limit * 4).all())
+    outcomes = {}
+    for task_id, outcome in calls:
+        outcomes.pop(task_id, None)
+        outcomes[task_id] = outcome  # the last call, in the order of the calls
+    ids = list(outcomes)[:limit]
+    tasks = {t.id: t for t in db.session.query(RevisitTask).filter(RevisitTask.id.in_(ids))} if ids else {}
+    return [{"task": tasks[i], "back_on": comes_back_on(tasks[i], today), "outcome": outcomes[i]}
+            for i in ids if i in tasks]
 
 
 def done_today(user_id, limit=50):
