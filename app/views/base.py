@@ -73,9 +73,32 @@ class PortalModelView(ModelView):
             self.formatters_columns.setdefault(column, _blank_if_none)
 
 
+def code_list(mapping, empty=_l("全部")):
+    """A formatter for a comma-separated list of codes ("UNIVERSAL,UNIT_LINKED"): their names."""
+    def format_codes(value):
+        codes = [code for code in (value or "").split(",") if code]
+        return "、".join(str(mapping.get(code, code)) for code in codes) if codes else empty
+    return format_codes
+
+
+def device_column(value):
+    """A user agent as the device and browser, the full string on demand (services/labels.py)."""
+    from app.services import labels
+
+    return labels.device_html(value)
+
+
+def details_column(value):
+    """A JSON column of evidence or verification details as a labelled table."""
+    from app.services import labels
+
+    return labels.details_html(value)
+
+
 def datamodel(model):
     return SQLAInterface(model)
 
 
-__all__ = ["PortalModelView", "datamodel", "READ_ONLY", "NO_DELETE", "_l",
+__all__ = ["PortalModelView", "datamodel", "READ_ONLY", "NO_DELETE", "_l", "code_list", "device_column",
+           "details_column",
            "mask_id_number", "mask_mobile", "OwnTasksUnlessSupervisor"]

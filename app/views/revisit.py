@@ -1,11 +1,13 @@
 """Back-office views of revisit tasks, questionnaires, answers and attempts (回访管理)."""
 from app.models.policy import PAYMENT_MODES
+from app.models.product import PRODUCT_KINDS
 from app.models.revisit import (CALL_OUTCOMES, TASK_CHANNELS, TASK_STATUSES, CallAttempt, Question,
                                 QuestionnaireTemplate, RevisitAnswer, RevisitEvidence, RevisitLink,
                                 RevisitTask)
 from app.models.sms import SMS_STATUSES
-from app.services import revisit
-from app.views.base import (READ_ONLY, OwnTasksUnlessSupervisor, PortalModelView, _l, datamodel)
+from app.services import labels, revisit
+from app.views.base import (READ_ONLY, OwnTasksUnlessSupervisor, PortalModelView, _l, code_list, datamodel,
+                            details_column, device_column)
 from flask_appbuilder import expose, has_access
 
 
@@ -18,7 +20,8 @@ class RevisitAnswerView(PortalModelView):
                      "user_agent": _l("浏览器")}
     choices = {"channel": TASK_CHANNELS}
     list_columns = ["task", "question_text", "answer", "channel", "answered_at"]
-    formatters_columns = {"answer": lambda v: _l("是") if v else _l("否")}
+    show_columns = ["task", "question_text", "answer", "channel", "answered_at", "ip", "user_agent"]
+    formatters_columns = {"answer": lambda v: _l("是") if v else _l("否"), "user_agent": device_column}
 
 
 class CallAttemptView(PortalModelView):
@@ -40,7 +43,9 @@ class RevisitEvidenceView(PortalModelView):
     label_columns = {"step": _l("步骤"), "occurred_at": _l("时间"), "ip": _l("IP"),
                      "user_agent": _l("浏览器"), "data": _l("数据"), "task_id": _l("回访任务"),
                      "link_id": _l("回访链接")}
-    list_columns = ["occurred_at", "step", "task_id", "link_id", "ip"]
+    choices = {"step": labels.EVIDENCE_STEPS}
+    formatters_columns = {"user_agent": device_column, "data": details_column}
+    list_columns = ["occurred_at", "step", "task_id", "link_id", "ip", "user_agent"]
     search_columns = ["step", "occurred_at", "task_id", "link_id"]
     base_order = ("occurred_at", "desc")
 
@@ -63,7 +68,8 @@ class RevisitTaskView(PortalModelView):
                     "hesitation_deadline", "assigned_to", "attempt_count", "created_at"]
     search_columns = ["status", "channel", "is_problem", "created_at", "erevisit_deadline",
                       "hesitation_deadline", "assigned_to"]
-    show_exclude_columns = ["open_policy_id"]
+    # answers and attempts are tables of their own below (related views, the template)
+    show_exclude_columns = ["open_policy_id", "answers", "attempts"]
     # status, assignee and reservation belong to the workflow: a task is assigned, released and
     # recorded through the supervision board and the workbench (services/phone_revisit.py), whose
     # rules a generic edit form would bypass
@@ -81,7 +87,8 @@ class RevisitTaskView(PortalModelView):
         messages, evidence = revisit.trail(task)
         return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
                                     related_views=self._related_views, task=task, messages=messages,
-                                    sms_statuses=SMS_STATUSES, evidence=evidence, answers=task.answers)
+                                    sms_statuses=SMS_STATUSES, evidence=evidence, answers=task.answers,
+                                    labels=labels, channels=TASK_CHANNELS)
 
 
 class QuestionView(PortalModelView):
@@ -91,6 +98,8 @@ class QuestionView(PortalModelView):
     label_columns = {"template": _l("问卷"), "position": _l("序号"), "text": _l("问题"),
                      "payment_mode": _l("适用缴费方式"), "product_kinds": _l("适用产品类型")}
     choices = {"payment_mode": {"": _l("全部"), **PAYMENT_MODES}}
+    formatters_columns = {"payment_mode": lambda v: PAYMENT_MODES.get(v, v) if v else _l("全部"),
+                          "product_kinds": code_list(PRODUCT_KINDS)}
     list_columns = ["template", "position", "text", "payment_mode", "product_kinds"]
 
 
@@ -102,6 +111,9 @@ class QuestionnaireTemplateView(PortalModelView):
                      "product_kinds": _l("适用产品类型"), "payment_mode": _l("适用缴费方式"),
                      "is_current": _l("当前版本"), "created_at": _l("创建时间")}
     list_columns = ["code", "name", "version", "product_kinds", "payment_mode", "is_current", "created_at"]
+    show_exclude_columns = ["questions"]  # listed in full below (QuestionView)
+    formatters_columns = {"payment_mode": lambda v: PAYMENT_MODES.get(v, v) if v else _l("全部"),
+                          "product_kinds": code_list(PRODUCT_KINDS)}
     search_columns = ["code", "name", "is_current"]
     related_views = [QuestionView]
 

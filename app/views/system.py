@@ -8,8 +8,8 @@ from app.models.identity import (VERIFICATION_KINDS, VERIFICATION_STATUSES,
                                  IdentityVerification)
 from app.models.setting import Setting
 from app.security import role_names
-from app.services import settings
-from app.views.base import READ_ONLY, PortalModelView, _l, datamodel
+from app.services import labels, settings
+from app.views.base import READ_ONLY, PortalModelView, _l, datamodel, details_column, device_column
 
 
 class AuditEventView(PortalModelView):
@@ -19,10 +19,25 @@ class AuditEventView(PortalModelView):
     label_columns = {"occurred_at": _l("时间"), "actor_type": _l("操作方"), "actor_name": _l("操作人"),
                      "action": _l("操作"), "entity": _l("对象"), "entity_id": _l("对象ID"),
                      "before": _l("变更前"), "after": _l("变更后"), "ip": _l("IP"),
-                     "user_agent": _l("浏览器")}
+                     "user_agent": _l("设备"), "actor_id": _l("操作人编号")}
+    choices = {"actor_type": labels.ACTOR_TYPES, "action": labels.AUDIT_ACTIONS}
+    formatters_columns = {"entity": lambda v: labels.entity(v) if v else "", "user_agent": device_column}
     list_columns = ["occurred_at", "actor_type", "actor_name", "action", "entity", "entity_id"]
+    # before and after: one table of the changed fields (system/audit_show.html)
+    show_columns = ["occurred_at", "actor_type", "actor_name", "action", "entity", "entity_id", "ip", "user_agent"]
     search_columns = ["occurred_at", "actor_name", "action", "entity", "entity_id"]
     base_order = ("id", "desc")
+    show_template = "system/audit_show.html"
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        widgets = self._show(pk)
+        event = self.datamodel.get(pk, self._base_filters)
+        return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+                                    related_views=self._related_views,
+                                    changes=labels.changes(event.entity, event.before, event.after),
+                                    show_before=event.before is not None, show_after=event.after is not None)
 
 
 class IdentityVerificationView(PortalModelView):
@@ -32,8 +47,13 @@ class IdentityVerificationView(PortalModelView):
     label_columns = {"customer_id": _l("客户"), "kind": _l("类型"), "purpose": _l("用途"),
                      "status": _l("结果"), "distance": _l("人脸距离"), "details": _l("明细"),
                      "challenge_digits": _l("朗读数字"), "evidence_path": _l("证据文件"),
-                     "created_at": _l("时间"), "completed_at": _l("完成时间"), "ip": _l("IP")}
-    choices = {"kind": VERIFICATION_KINDS, "status": VERIFICATION_STATUSES}
+                     "created_at": _l("时间"), "completed_at": _l("完成时间"), "ip": _l("IP"),
+                     "user_agent": _l("设备"), "link_id": _l("回访链接"), "link": _l("回访链接")}
+    choices = {"kind": VERIFICATION_KINDS, "status": VERIFICATION_STATUSES, "purpose": labels.VERIFICATION_PURPOSES}
+    formatters_columns = {"details": details_column, "user_agent": device_column,
+                          "distance": lambda v: "" if v is None else f"{v:.4f}"}
+    show_columns = ["created_at", "completed_at", "customer_id", "kind", "purpose", "status", "distance",
+                    "challenge_digits", "details", "evidence_path", "ip", "user_agent"]
     list_columns = ["created_at", "customer_id", "kind", "purpose", "status", "distance"]
     search_columns = ["created_at", "kind", "purpose", "status"]
     base_order = ("id", "desc")
