@@ -1,45 +1,23 @@
 """The letter revisit (信函回访): a printable PDF with the questions and a reply slip.
 
-Written with reportlab's built-in CID font STSong-Light, so Chinese prints without font files.
+Written with reportlab's built-in CID font STSong-Light (services/pdf.py), so Chinese prints without font files.
 """
 import io
-from xml.sax.saxutils import escape
 
 from flask import current_app
-from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import SimpleDocTemplate, Spacer
 
 from app.extensions import db
 from app.models.revisit import CALL_OUTCOMES, RevisitTask
-from app.services import clock
+from app.services import clock, pdf
 from app.services.errors import DomainError
 from app.services.privacy import mask_mobile
 from app.services.revisit.states import LETTER
 
-FONT = "STSong-Light"
-COMPANY = "爱心人寿保险股份有限公司"
-
-
-def _font():
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
-
-
-def _styles():
-    font = _font()
-    base = ParagraphStyle("base", fontName=font, fontSize=10.5, leading=16, wordWrap="CJK")
-    return {
-        "title": ParagraphStyle("title", parent=base, fontSize=16, leading=22, alignment=1, spaceAfter=6),
-        "h2": ParagraphStyle("h2", parent=base, fontSize=12, leading=18, spaceBefore=8, spaceAfter=4),
-        "body": base,
-        "small": ParagraphStyle("small", parent=base, fontSize=9, leading=13, textColor=colors.grey),
-    }
+# the font, the styles and the escaping are shared with the endorsement slip (services/pdf.py)
+_styles, _para = pdf.styles, pdf.para
 
 
 def letter_pdf(task_id):
@@ -59,17 +37,17 @@ def letter_pdf(task_id):
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm,
                             topMargin=18 * mm, bottomMargin=18 * mm,
-                            title=f"信函回访 {policy.policy_no}", author=COMPANY)
+                            title=f"信函回访 {policy.policy_no}", author=pdf.company())
     title = "先生" if holder.gender == "M" else "女士"
     story = [
-        _para(st["title"], "{company}<br/>新契约回访函(信函回访)", company=COMPANY),
+        _para(st["title"], "{company}<br/>新契约回访函(信函回访)", company=pdf.company()),
         _para(st["body"], "尊敬的{name}{title}:", name=holder.name, title=title),
         _para(st["body"],
               "感谢您选择{company}。您投保的《{product}》(保险单号:{policy_no},"
               "承保日期:{issued})需要进行新契约回访。我们曾多次致电您预留的手机号码 {mobile},"
               "未能与您本人完成电话回访,现以信函方式请您确认以下内容。请在回执上逐项勾选“是”或“否”,"
               "签名并注明日期后寄回或拍照交回我司。如有疑问,请致电客服热线 {hotline}。",
-              company=COMPANY, product=policy.product.name, policy_no=policy.policy_no,
+              company=pdf.company(), product=policy.product.name, policy_no=policy.policy_no,
               issued=f"{policy.issue_date:%Y年%m月%d日}", hotline=hotline, mobile=mask_mobile(holder.mobile)),
         Spacer(1, 4 * mm),
         _para(st["h2"], "回访问题"),
@@ -89,15 +67,7 @@ def letter_pdf(task_id):
     rows = [["序号", "问题", "是", "否"]]
     for q in questions:
         rows.append([str(q["position"]), _para(st["body"], "{text}", text=q["text"]), "□", "□"])
-    table = Table(rows, colWidths=[12 * mm, 128 * mm, 14 * mm, 14 * mm], repeatRows=1)
-    table.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), _font()),
-        ("FONTSIZE", (0, 0), (-1, -1), 10.5),
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("ALIGN", (2, 0), (-1, -1), "CENTER"),
-    ]))
+    table = pdf.grid(rows, [12 * mm, 128 * mm, 14 * mm, 14 * mm], align_from=2)
     story += [table, Spacer(1, 8 * mm),
               _para(st["body"], "投保人签名:____________________    日期:______年____月____日"),
               Spacer(1, 4 * mm),
@@ -105,9 +75,3 @@ def letter_pdf(task_id):
                     now=f"{clock.now():%Y-%m-%d %H:%M}", task_id=task.id)]
     doc.build(story)
     return buf.getvalue()
-
-
-def _para(style, markup, **values):
-    """The one way text enters the letter: `markup` is ours (reportlab's mini-HTML, <br/>), every
-    value is escaped, so a customer named <img src=x>&<b> prints as typed instead of failing."""
-    return Paragraph(markup.format(**{name: escape(str(value)) for name, value in values.items()}), style)

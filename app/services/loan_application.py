@@ -323,6 +323,12 @@ def apply_for_repayment(customer_id, policy_id, request_key, amount_text, bank, 
 
 # --- 我的申请 ----------------------------------------------------------------------------------
 
+# the last step the customer sees, by item: the money, or the change made
+DONE_STEPS = {"POLICY_LOAN": _l("贷款已到账"), "LOAN_REPAYMENT": _l("还款已到账"),
+              "ANNUITY_METHOD": _l("领取方式已变更"), "BENEFICIARY": _l("受益人已变更")}
+CONSENT_TO_DO = {"BENEFICIARY": _l("请被保险人通过短信链接完成人脸识别,查看新的受益人名单并确认同意")}
+
+
 def steps(application, now=None):
     """The steps the customer sees, each (label, time or None): submitted, in review, approved,
     the money arrived (completed)."""
@@ -339,16 +345,14 @@ def steps(application, now=None):
     else:
         found.append((_l("审核通过"), application.decided_at if application.status in ("APPROVED", "COMPLETED")
                       else None))
-        done = _l("贷款已到账") if application.kind == "POLICY_LOAN" else (
-            _l("还款已到账") if application.kind == "LOAN_REPAYMENT" else _l("已办结"))
-        found.append((done, application.completed_at))
+        found.append((DONE_STEPS.get(application.kind, _l("已办结")), application.completed_at))
     return found
 
 
 def to_do(application):
     """What the customer must still do, or None."""
     if application.status == "CONSENT":
-        return _l("请被保险人通过短信链接完成人脸识别并确认同意")
+        return CONSENT_TO_DO.get(application.kind, _l("请被保险人通过短信链接完成人脸识别并确认同意"))
     if application.status == "REJECTED":
         return _l("如有疑问请致电客服热线")
     return None

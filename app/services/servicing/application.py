@@ -293,6 +293,7 @@ def complete(application_id):
     application = _locked(application_id)
     application.status = states.transition(application.status, "complete")
     application.completed_at = clock.now()
+    application.slip_code = application.slip_code or secrets.token_hex(6).upper()  # the 批单's code (services/slip.py)
     _notify(application, SMS_COMPLETED)
     return application
 
