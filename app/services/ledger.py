@@ -631,11 +631,42 @@ def _over_value(today, first, last):
     return {pid: total for pid, total in owed.items() if cash[pid] is not None and total >= to_money(cash[pid])}
 
 
+def _freeze(row, day, actor):
+    """A loan on a policy suspended on `day` stops accruing interest after that day.
+
+    Why: the suspension happens because the debt reached the cash value, the loan's only security; from
+    then on the policy's cover is suspended, and at reinstatement or termination the debt is settled at
+    most against that value, so interest counted past the suspension day would be a debt the policy can
+    never carry (the company's practice: 中止后停止计息). A reinstatement (复效) pays the frozen debt.
+
+    How, in the ledger: a loan keeps one rate for all its rows, so the loan is closed with a SUSPENDED
+    row that counts its interest to `day` and moves principal and interest out (ROLLED_OVER, like a
+    roll-over), and an ACTIVE successor (rolled_from_id) opens with a SUSPENDED row carrying the same
+    principal and the interest as unpaid interest, at rate 0 and with no due date: no interest, no
+    reminder, no roll-over; a repayment still pays its interest first, then principal. The balance the
+    customer and the operator see is unchanged on the day and stays so."""
+    principal = to_money(row.outstanding_principal)
+    owed_interest = to_money(row.interest_carried or 0) + (
+        interest(principal, row.annual_rate, row.interest_paid_to, day) if row.interest_paid_to else ZERO)
+    append(row, "SUSPENDED", f"suspended-out:{row.id}", day, principal_delta=-principal,
+           interest_delta=-owed_interest, amount=principal + owed_interest, actor=actor)
+    row.status = "ROLLED_OVER"
+    new = PolicyLoan(policy_id=row.policy_id, principal=principal, stamp_duty=ZERO, credited_amount=ZERO,
+                     annual_rate=ZERO, outstanding_principal=ZERO, interest_carried=ZERO, status="ACTIVE",
+                     disbursed_on=day, due_on=None, rolled_from_id=row.id, bank_name=row.bank_name,
+                     account_name=row.account_name, account_no_masked=row.account_no_masked)
+    db.session.add(new)
+    append(new, "SUSPENDED", f"suspended-in:{row.id}", day, principal_delta=principal, interest_delta=owed_interest,
+           amount=principal + owed_interest, actor=actor, rows=[])
+    return new
+
+
 def suspend_over_value(today=None, batch=JOB_BATCH * 20, actor="job:loans.daily"):
     """A policy in force whose loans' principal plus interest to today reaches its cash value becomes
-    中止 (SUSPENDED; the policy's status is claimed by a conditional UPDATE), each active loan gets a
-    SUSPENDED row and the policyholder the notice (art. 21: within 10 days). Read in policy-id ranges of
-    `batch`, so all of a policy's loans are summed together. Returns how many policies were suspended."""
+    中止 (SUSPENDED; the policy's status is claimed by a conditional UPDATE), each active loan stops
+    accruing interest from that day (_freeze) and the policyholder gets the notice (art. 21: within 10
+    days). Read in policy-id ranges of `batch`, so all of a policy's loans are summed together. Returns
+    how many policies were suspended."""
     from sqlalchemy import update
 
     from app.models.policy import Policy
@@ -647,24 +678,31 @@ def suspend_over_value(today=None, batch=JOB_BATCH * 20, actor="job:loans.daily"
         over = _over_value(today, first, first + batch)
         if not over:
             continue
-        with unit.work():
-            for policy_id in sorted(over):
-                claimed = db.session.execute(update(Policy).where(Policy.id == policy_id, Policy.status == "IN_FORCE")
-                                             .values(status="SUSPENDED")
-                                             .execution_options(synchronize_session=False)).rowcount
-                if claimed != 1:
-                    continue  # another run suspended it
-                policy = db.session.get(Policy, policy_id)
-                db.session.refresh(policy)
-                active = db.session.execute(select(PolicyLoan).where(
-                    PolicyLoan.policy_id == policy_id, PolicyLoan.status == "ACTIVE").order_by(PolicyLoan.id)
-                    .with_for_update()).scalars().all()
-                for row in active:
-                    append(row, "SUSPENDED", f"suspended:{row.id}:{today.isoformat()}",
-                           max(today, row.interest_paid_to or today), actor=actor)
-                _notify(policy, SMS_SUSPENDED, {"amount": f"{over[policy_id]:.2f}",
-                                                "cash_value": f"{to_money(policy.cash_value):.2f}"})
-                suspended += 1
+
+        def one_batch():
+            done = 0
+            with unit.work():
+                for policy_id in sorted(over):
+                    claimed = db.session.execute(update(Policy).where(Policy.id == policy_id,
+                                                                      Policy.status == "IN_FORCE")
+                                                 .values(status="SUSPENDED")
+                                                 .execution_options(synchronize_session=False)).rowcount
+                    if claimed != 1:
+                        continue  # another run suspended it
+                    policy = db.session.get(Policy, policy_id)
+                    db.session.refresh(policy)
+                    active = db.session.execute(select(PolicyLoan).where(
+                        PolicyLoan.policy_id == policy_id, PolicyLoan.status == "ACTIVE").order_by(PolicyLoan.id)
+                        .with_for_update()).scalars().all()
+                    for row in active:
+                        _freeze(row, max(today, row.interest_paid_to or today), actor)
+                    _notify(policy, SMS_SUSPENDED, {"amount": f"{over[policy_id]:.2f}",
+                                                    "cash_value": f"{to_money(policy.cash_value):.2f}"})
+                    done += 1
+            return done
+        # a concurrent roll-over holds the loans and asks for the policy (its new loan's key): a deadlock
+        # the database ends by rolling one back; this batch is then done again (its SMS were dropped)
+        suspended += unit.retry_on_lock(one_batch)
     return suspended
 
 

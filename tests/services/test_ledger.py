@@ -526,3 +526,27 @@ def test_a_loan_locked_by_another_transaction_is_skipped_then_rolled_by_the_next
         assert fresh(PolicyLoan, first).status == "ACTIVE" and fresh(PolicyLoan, second).status == "ROLLED_OVER"
         assert ledger.roll_over_due(date(2026, 9, 1)) == 1
         assert list(ledger.recompute()) == []
+
+
+# --- a suspended policy's loans stop accruing (point 3) -----------------------------------------
+
+def test_a_loan_on_a_suspended_policy_stops_accruing_interest_after_the_suspension_day(templates):
+    loan_id = pending_loan("42000.00")  # cash value 42500.00: reached after 87 days at 5%
+    disburse(loan_id)
+    templates.move_to(datetime(2026, 5, 27, 1))
+    assert ledger.run_daily(date(2026, 5, 27))["suspended"] == 1
+    on_the_day = loan.payoff(MA_YAN, "2026-05-27")
+    assert (on_the_day.principal, on_the_day.interest) == (D("42000.00"), D("500.55"))  # 42000 × 5% × 87 / 365
+    templates.move_to(datetime(2026, 12, 1, 10))
+    later = loan.payoff(MA_YAN, "2026-12-01")
+    assert (later.principal, later.interest) == (D("42000.00"), D("500.55"))
+    assert ledger.run_daily(date(2026, 12, 1)) == {"rolled_over": 0, "reminded": 0, "suspended": 0}
+    assert fresh(PolicyLoan, loan_id).status == "ROLLED_OVER"
+    (frozen_loan,) = db.session.query(PolicyLoan).filter_by(rolled_from_id=loan_id).all()
+    assert (frozen_loan.status, frozen_loan.annual_rate, frozen_loan.due_on, frozen_loan.interest_carried) == (
+        "ACTIVE", D("0"), None, D("500.55"))
+    # a repayment still pays the frozen interest first, then principal
+    _, paid = repay(frozen_loan.id, "1000", "2026-12-01", ref="S1")
+    assert (paid.interest_part, paid.principal_part) == (D("500.55"), D("499.45"))
+    assert loan.payoff(MA_YAN, "2027-03-01").interest == D("0.00")
+    assert list(ledger.recompute()) == []
