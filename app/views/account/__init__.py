@@ -13,7 +13,7 @@ and beneficiary.py 受益人变更.
 from flask import current_app
 
 from app.views.account import (annuity, beneficiary, binding, center, face, loan, password,  # noqa: F401
-                               signin)  # (their routes)
+                               signin, slip)  # (their routes)
 from app.views.account.base import (CUSTOMER_KEYS, SESSION_CHALLENGE, SESSION_CUSTOMER,  # noqa: F401
                                     SESSION_MOBILE_HINT, SESSION_OPENID, SESSION_PHONE, SESSION_RESET_AT,
                                     SESSION_VERIFICATION, SESSION_WECHAT_STATE, bp)
