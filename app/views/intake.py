@@ -65,7 +65,7 @@ class PolicyIntakeApi(TruthfulSpec, BaseApi):
     """POST /api/v1/intake/policies: the core system reports issued policies."""
     resource_name = "intake"
     openapi_spec_tag = "Policy intake"
-    method_permission_name = {"report_policies": "post"}
+    method_permission_name = {"report_policies": "post", "report_claim": "post"}
     openapi_spec_component_schemas = ()
     openapi_spec_methods = {}
 
@@ -128,6 +128,52 @@ class PolicyIntakeApi(TruthfulSpec, BaseApi):
         except DomainError as err:
             return self.response_400(message=err.message)
         return self.response(200, **result)
+
+
+    @expose("/claims", methods=["POST"])
+    @protect()
+    @safe
+    def report_claim(self):
+        """Report an insured event (报案) on a policy: it takes no beneficiary change from then on.
+        ---
+        post:
+          summary: Report a claim on a policy (sets its claim flag; idempotent)
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [policy_no]
+                  properties:
+                    policy_no: {type: string, example: "860007775808888"}
+                    reported_at: {type: string, format: date-time, description: "default: now"}
+          responses:
+            200:
+              description: The policy's claim flag
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      policy_no: {type: string}
+                      claim_reported_at: {type: string, format: date-time}
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict) or not isinstance(payload.get("policy_no"), str):
+            return self.response_400(message=_("请求体应为 JSON 对象,policy_no 为保险单号"))
+        try:
+            policy = intake.report_claim(payload["policy_no"], payload.get("reported_at"))
+        except DomainError as err:
+            return self.response(err.status, message=err.message)
+        return self.response(200, policy_no=policy.policy_no,
+                             claim_reported_at=policy.claim_reported_at.isoformat(timespec="seconds"))
 
 
 class ImportForm(FlaskForm):

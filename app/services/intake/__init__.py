@@ -221,9 +221,38 @@ def _supersede_beneficiaries(policy, items, now):
         db.session.add(Beneficiary(policy_id=policy.id, version=version, created_at=now, **b))
 
 
+def report_claim(policy_no, reported_at=None):
+    """The core system reports an insured event (报案) on a policy: from then on the policy takes no
+    beneficiary change (a change after the insured event has no effect: the third judicial interpretation
+    art. 11; services/beneficiary.py). `reported_at`: an ISO date-time (Asia/Shanghai when it has no
+    zone), else now. Idempotent: a second report keeps the first time. Returns the policy."""
+    from datetime import datetime
+
+    number = _text(policy_no)
+    if not number:
+        raise DomainError("field_required", field=LABELS["policy_no"])
+    when = clock.now()
+    if reported_at not in (None, ""):
+        try:
+            when = datetime.fromisoformat(_text(reported_at))
+        except ValueError:
+            raise DomainError("field_bad_date", field="reported_at", value=_text(reported_at)[:40]) from None
+        if when.tzinfo is not None:
+            when = when.astimezone(clock.ZONE).replace(tzinfo=None)
+        when = when.replace(microsecond=0)
+    with unit.work():
+        policy = db.session.execute(select(Policy).where(Policy.policy_no == number[:32])
+                                    .with_for_update()).scalar_one_or_none()
+        if policy is None:
+            raise DomainError("policy_not_found", policy_no=number[:32])
+        if policy.claim_reported_at is None:
+            policy.claim_reported_at = when
+    return policy
+
+
 def import_file(data: bytes, source="file"):
     return import_rows(read_file(data), first_line=2, source=source)
 
 
-__all__ = ["import_rows", "import_file", "read_file", "IntakeRejected", "validate_row", "check_customer",
+__all__ = ["import_rows", "import_file", "report_claim", "read_file", "IntakeRejected", "validate_row", "check_customer",
            "LABELS", "MAX_ROWS", "MAX_FILE_BYTES", "LISTED_COLUMNS", "FILE_BENEFICIARIES", "REQUIRED_COLUMNS"]

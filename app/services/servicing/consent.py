@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models.identity import IdentityVerification
-from app.models.servicing import CONSENT_ACTIONS, Consent
+from app.models.servicing import CONSENT_ACTIONS, ApplicationPolicy, Consent, ServicingApplication
 from app.services import clock, settings, sms, unit
 from app.services.errors import DomainError
 from app.services.servicing import application as applications
@@ -41,11 +41,25 @@ def _money(value):
     return f"{value:,.2f}" if value is not None else "-"
 
 
-def render_text(application):
-    """The consent text for this application, in Chinese (it is stored as the record of what was shown)."""
-    policy, holder, insured = application.policy, application.customer, application.policy.insured
+def render_text(application, insured=None):
+    """The consent text for this application, in Chinese (it is stored as the record of what was shown):
+    for a beneficiary change, `insured`'s policies in it and their new lists in full."""
+    policy, holder = application.policy, application.customer
+    insured = insured or policy.insured
     with force_locale("zh"):
-        if application.kind == "POLICY_LOAN":
+        if application.kind == "BENEFICIARY":
+            from app.services import beneficiary
+
+            lines = [
+                _l("申请号:%(no)s", no=application.application_no),
+                _l("投保人:%(holder)s", holder=holder.name),
+                _l("被保险人:%(insured)s", insured=insured.name),
+                _l("申请事项:%(action)s", action=CONSENT_ACTIONS.get(application.kind, application.kind)),
+                *beneficiary.consent_lines(application, insured.id),
+                _l("本人作为上述保单的被保险人,同意投保人将受益人变更为上列人员及受益顺序、受益比例"
+                   "(保险法第41条)。"),
+            ]
+        elif application.kind == "POLICY_LOAN":
             lines = [
                 _l("保单号:%(no)s", no=policy.policy_no),
                 _l("保险产品:%(product)s", product=policy.product.name),
@@ -74,19 +88,40 @@ def sha256(text):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _insured_policies(application):
+    """Each insured to ask, once, with the first of their policies in the application: the policy's own
+    insured, or for a change on several policies (servicing_application_policy) each distinct insured
+    who is not the policyholder."""
+    links = db.session.execute(select(ApplicationPolicy).where(ApplicationPolicy.application_id == application.id)
+                               .order_by(ApplicationPolicy.id)).scalars().all()
+    policies = [link.policy for link in links] or [application.policy]
+    found = {}
+    for policy in policies:
+        if policy.insured_id != application.customer_id or not links:
+            found.setdefault(policy.insured_id, policy)
+    return list(found.values())
+
+
 def ask(application):
-    """The application waits for the insured: store the consent record and queue the insured's SMS link
-    (sent after the commit). Once per application: a second call returns the first record."""
+    """The application waits for the insured: store the consent record of each insured and queue their SMS
+    links (sent after the commit). Once per insured: a second call returns the first records. Returns the
+    first record."""
     if application.status != "CONSENT":
         raise DomainError("application_bad_transition", status=application.status, event="need_consent")
-    found = db.session.execute(select(Consent).where(Consent.application_id == application.id,
-                                                     Consent.action == application.kind)).scalar_one_or_none()
+    records = [_ask_one(application, policy) for policy in _insured_policies(application)]
+    return records[0]
+
+
+def _ask_one(application, policy):
+    insured = policy.insured
+    found = db.session.execute(select(Consent).where(
+        Consent.application_id == application.id, Consent.action == application.kind,
+        Consent.customer_id == insured.id)).scalar_one_or_none()
     if found is not None:
         return found
-    insured = application.policy.insured
-    text = render_text(application)
+    text = render_text(application, insured)
     record = Consent(code=secrets.token_urlsafe(16), action=application.kind, customer_id=insured.id,
-                     policy_id=application.policy_id, application_id=application.id, status="ASKED",
+                     policy_id=policy.id, application_id=application.id, status="ASKED",
                      text=text, text_sha256=sha256(text), asked_at=clock.now())
     db.session.add(record)
     db.session.flush()
@@ -167,8 +202,13 @@ def passed_face(record, verification_id):
 
 
 def _locked(code):
+    """The record locked, then its application: two insureds of one application answering at once are
+    served one after the other, so the last one's answer sees the other's."""
     record = by_code(code)
-    return db.session.execute(select(Consent).where(Consent.id == record.id).with_for_update()).scalar_one()
+    record = db.session.execute(select(Consent).where(Consent.id == record.id).with_for_update()).scalar_one()
+    db.session.execute(select(ServicingApplication).where(ServicingApplication.id == record.application_id)
+                       .with_for_update().execution_options(populate_existing=True)).scalar_one()
+    return record
 
 
 def _answer(code, verification_id, status, ip, user_agent):
@@ -187,9 +227,13 @@ def _answer(code, verification_id, status, ip, user_agent):
 
 
 def confirm(code, verification_id, ip=None, user_agent=None):
-    """The insured confirms: the application moves on (straight-through or the review queue). Runs in
-    the caller's unit of work."""
+    """The insured confirms: once every insured asked has confirmed, the application moves on
+    (straight-through or the review queue). Runs in the caller's unit of work."""
     record = _answer(code, verification_id, "CONFIRMED", ip, user_agent)
+    waiting = db.session.execute(select(func.count(Consent.id)).where(
+        Consent.application_id == record.application_id, Consent.status != "CONFIRMED")).scalar()
+    if waiting:
+        return record  # another insured still to answer
     dispatch.on_approved(applications.after_consent(record.application_id))  # straight through: carried out
     return record
 
