@@ -4,9 +4,14 @@ void after CODE_MAX_WRONG_TRIES wrong entries; only the newest code of a number 
 Sending is limited per mobile like Alibaba's defaults for verification-code SMS (1 a minute, 5 an
 hour, 10 a natural day), counted over every purpose, so the limit also protects the customer's
 phone from being flooded. The views add a per-IP limit on top (Flask-Limiter).
+
+The code exists only as its hash here and in the text handed to the SMS provider at send time: the
+stored message shows it masked (services/sms.py, secrets). In development with the outbox backend,
+development_code() reads it back (the development view and the tests); production has no such way.
 """
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 
@@ -14,7 +19,7 @@ from flask import current_app
 from sqlalchemy import func
 
 from app.extensions import db
-from app.models.sms import VerificationCode
+from app.models.sms import SmsMessage, VerificationCode
 from app.services import clock, sms, unit
 from app.services.errors import DomainError
 from app.services.validation import normalize_mobile
@@ -22,6 +27,7 @@ from app.services import settings as business_settings
 
 PURPOSES = ("SIGN_IN", "BIND", "PASSWORD_RESET", "SERVICING")  # SERVICING: loan, repayment (loan_application.py)
 TEMPLATE = "VERIFY_CODE"
+CODE_IN_TEXT = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
 
 def _hash(phone, purpose, code):
@@ -58,9 +64,7 @@ def check_send_allowed(phone, now=None):
         raise DomainError("code_daily_limit")
 
 
-def issue(phone, purpose, customer_id=None):
-    """Make a code and queue its SMS in the caller's unit of work; returns (normalized mobile, SMS
-    message id)."""
+def _issue(phone, purpose, customer_id):
     if purpose not in PURPOSES:
         raise ValueError(purpose)
     phone = _mobile(phone)
@@ -68,22 +72,45 @@ def issue(phone, purpose, customer_id=None):
     now = clock.now()
     minutes = business_settings.get("CODE_VALID_MINUTES")
     code = f"{secrets.randbelow(10 ** 6):06d}"
-    message = sms.queue(TEMPLATE, phone, {"code": code, "minutes": minutes},
-                        purpose="CODE", customer_id=customer_id)
+    # the stored SMS shows the code masked (您的验证码为******); the code travels sealed to the send
+    message = sms.queue(TEMPLATE, phone, {"minutes": minutes}, purpose="CODE", customer_id=customer_id,
+                        secret={"code": code})
     row = VerificationCode(phone=phone, purpose=purpose, code_hash=_hash(phone, purpose, code),
                            created_at=now, expires_at=now + timedelta(minutes=minutes),
                            wrong_tries=0, sms_id=message.id)
     db.session.add(row)
     db.session.flush()
-    return phone, message.id
+    return phone, message.id, sms.seal({"code": code})
+
+
+def issue(phone, purpose, customer_id=None):
+    """Make a code and queue its SMS (the code masked) in the caller's unit of work; returns
+    (normalized mobile, SMS message id). Nothing sends it: send() does."""
+    phone, message_id, _sealed = _issue(phone, purpose, customer_id)
+    return phone, message_id
 
 
 def send(phone, purpose, customer_id=None):
-    """issue() and hand the SMS to the worker once the caller's unit of work commits; returns the
-    normalized mobile."""
-    phone, message_id = issue(phone, purpose, customer_id=customer_id)
-    unit.enqueue("sms.send", message_id)
+    """Make a code and hand its SMS, with the code sealed in the task's argument, to the worker once
+    the caller's unit of work commits; returns the normalized mobile."""
+    phone, message_id, sealed = _issue(phone, purpose, customer_id)
+    unit.enqueue("sms.send", message_id, sealed)
     return phone
+
+
+def development_code(message):
+    """The code of a verification SMS (a SmsMessage or its id), from the development outbox: in
+    development with the outbox backend only (what the development view and the tests read); None in
+    production, with a real SMS backend, or when this process did not issue it."""
+    if not isinstance(message, SmsMessage):
+        message = db.session.get(SmsMessage, message)
+    if message is None:
+        return None
+    for row in sms.development_outbox():
+        if row["out_id"] == message.out_id:
+            found = CODE_IN_TEXT.search(row["text"])
+            return found.group(1) if found else None
+    return None
 
 
 def verify(phone, purpose, code):

@@ -10,13 +10,26 @@ Statuses (app/models/sms.py): QUEUED -> SENDING (claimed) -> SENT -> DELIVERED /
 provider's Code. FAILED with provider_code UNKNOWN_RESULT means "may have been sent" (timeout
 after the request left, HTTP 5xx, worker died while SENDING): never resent automatically; an
 operator decides (resend() makes a new message), and a late receipt settles it.
+
+Secrets (issue 13, item 6): a verification code is queued with `secret={"code": ...}`. The stored
+message (params and content, what the admin shows) has it masked (SECRET_MASK); the code itself
+travels sealed (encrypted with the app's SECRET_KEY) in the send task's argument and is put back into
+the text only in the copy handed to the backend at send time. A message whose secret is gone (a
+retry by the beat job, a resend) is never sent masked: it fails and the customer asks for a new code.
+In development with the outbox backend the last such texts are kept in the process's memory
+(development_outbox(), shown to staff at /smsmessageview/development-codes, 404 in production).
 """
+import base64
+import hashlib
+import json
 import re
+import threading
 import uuid
+from collections import deque
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import and_, func, insert, or_, update
 
 from app.extensions import db
 from app.models.sms import SmsMessage, SmsTemplate
@@ -34,6 +47,9 @@ FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(minutes=60)
 STUCK_AFTER = timedelta(minutes=10)  # a SENDING older than this lost its worker mid-send
 # Codes about one number of a batch: the batch is split and each number sent alone.
+SECRET_MASK = "******"  # what the stored message shows in place of a secret (a verification code)
+SECRET_LOST = "SECRET_NOT_AVAILABLE"  # provider_code of a message whose secret was no longer at hand
+DEVELOPMENT_OUTBOX_SIZE = 50
 PER_NUMBER_CODES = {"isv.MOBILE_NUMBER_ILLEGAL", "isv.BLACK_KEY_CONTROL_LIMIT", "isv.DAY_LIMIT_CONTROL",
                     "isv.MOBILE_COUNT_OVER_LIMIT", "isv.BUSINESS_LIMIT_CONTROL"}
 
@@ -45,12 +61,19 @@ def render(template: SmsTemplate, params: dict) -> str:
     return PLACEHOLDER.sub(lambda m: str(params[m.group(1)]), template.content)
 
 
-def queue(template_code, phone, params, purpose=None, customer_id=None, link_id=None) -> SmsMessage:
-    """Store a message to send (in the caller's transaction); returns it unsent."""
+def queue(template_code, phone, params, purpose=None, customer_id=None, link_id=None, secret=None) -> SmsMessage:
+    """Store a message to send (in the caller's transaction); returns it unsent.
+
+    `secret`: params never stored (a verification code); the stored params and content show
+    SECRET_MASK in their place. Pass `seal(secret)` to send() (the "sms.send" task) to send it."""
     template = db.session.query(SmsTemplate).filter_by(code=template_code, is_active=True).one_or_none()
     if template is None:
         raise DomainError("sms_template_missing", code=template_code)
     params = {k: str(v) for k, v in params.items()}
+    text = None
+    if secret:
+        text = render(template, {**params, **{k: str(v) for k, v in secret.items()}})  # checked now
+        params.update({k: SECRET_MASK for k in secret})
     message = SmsMessage(
         template=template, phone=phone, params=params, content=render(template, params),
         purpose=purpose, customer_id=customer_id, link_id=link_id,
@@ -59,7 +82,81 @@ def queue(template_code, phone, params, purpose=None, customer_id=None, link_id=
     )
     db.session.add(message)
     db.session.flush()
+    if text is not None:
+        _keep_in_development_outbox(message, text)
     return message
+
+
+# --- secrets held out of the database -------------------------------------------------------------
+def _fernet():
+    from cryptography.fernet import Fernet
+
+    key = hashlib.sha256(("sms-secret:" + current_app.config["SECRET_KEY"]).encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal(secret) -> str:
+    """The secret params as an opaque token for the send task's argument (the broker sees no code)."""
+    return _fernet().encrypt(json.dumps({k: str(v) for k, v in secret.items()}).encode()).decode()
+
+
+def _unseal(token):
+    from cryptography.fernet import InvalidToken
+
+    try:
+        value = json.loads(_fernet().decrypt(str(token).encode()))
+    except (InvalidToken, ValueError, TypeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def holds_secret(params) -> bool:
+    """True when a stored message's params have a secret masked out (it cannot be sent from the row)."""
+    return isinstance(params, dict) and SECRET_MASK in params.values()
+
+
+_HOLDS_SECRET_SQL = and_(func.coalesce(SmsMessage.purpose, "") == "CODE", SmsMessage.content.contains(SECRET_MASK))
+
+
+class _Outgoing:
+    """The message as handed to the backend: the stored row's attributes, with the secret put back
+    into params and content. Never added to the session, so the secret is never written."""
+
+    def __init__(self, message, params, content):
+        self._message, self.params, self.content = message, params, content
+
+    def __getattr__(self, name):
+        return getattr(self._message, name)
+
+
+# In development (not PORTAL_ENV=production, SMS_BACKEND=outbox: nothing leaves the portal) the last
+# texts queued with a secret are kept in this process's memory, so that a developer (and the tests,
+# codes.development_code) can read a code that the admin shows masked. Never in production.
+_development_outbox = deque(maxlen=DEVELOPMENT_OUTBOX_SIZE)
+_development_lock = threading.Lock()
+
+
+def development_outbox_enabled() -> bool:
+    config = current_app.config
+    return config.get("PORTAL_ENV") != "production" and config.get("SMS_BACKEND") == "outbox"
+
+
+def _keep_in_development_outbox(message, text):
+    if not development_outbox_enabled():
+        return
+    with _development_lock:
+        _development_outbox.append({"message_id": message.id, "out_id": message.out_id, "phone": message.phone,
+                                    "purpose": message.purpose, "text": text, "at": clock.now()})
+
+
+def development_outbox(limit=DEVELOPMENT_OUTBOX_SIZE, phone=None) -> list:
+    """The last texts queued with a secret (verification codes), newest first (development only; [] in
+    production or with a real SMS backend)."""
+    if not development_outbox_enabled():
+        return []
+    with _development_lock:
+        rows = [dict(r) for r in reversed(_development_outbox) if phone is None or r["phone"] == phone]
+    return rows[:limit]
 
 
 def queue_many(template_code, items, purpose=None) -> list:
@@ -191,8 +288,9 @@ def _outcome(result: SendResult, attempts, now) -> dict:
     return values
 
 
-def send(message_id) -> str:
-    """Send one queued message once; returns its status afterwards."""
+def send(message_id, sealed=None) -> str:
+    """Send one queued message once; returns its status afterwards. `sealed`: seal(secret) of a
+    message queued with a secret; the secret goes into the backend's copy only."""
     message = db.session.get(SmsMessage, message_id)
     if message is None:
         return "MISSING"
@@ -201,12 +299,23 @@ def send(message_id) -> str:
         db.session.refresh(message)
         return message.status
     db.session.refresh(message)
+    outgoing, secret = message, None
+    if holds_secret(message.params):
+        secret = _unseal(sealed) if sealed else None
+        if secret is None:  # a retry or a resend: the code is gone, never send "******" to a customer
+            return _secret_lost(message_id)
+        params = {**message.params, **secret}
+        outgoing = _Outgoing(message, params, render(message.template, params))
     try:
-        result = backend.send(message, message.template)
+        result = backend.send(outgoing, message.template)
     except Exception as exc:  # a bug in a backend after the claim: the SMS may have left
         current_app.logger.exception("SMS %s: backend raised", message_id)
         result = SendResult("FAILED", UNKNOWN_RESULT, f"{type(exc).__name__}: {exc}")
+    del outgoing, secret
     values = _outcome(result, message.send_attempts, clock.now())
+    if holds_secret(message.params) and values["status"] in ("QUEUED", "FLOW_CONTROLLED"):
+        # nobody can retry it later without the code: the customer asks for a new one
+        values.update(status="FAILED", next_attempt_at=None)
     # Re-read under a row lock: a delivery receipt (found by our OutId) may have overtaken
     # Alibaba's reply; it has the last word on the status.
     message = db.session.query(SmsMessage).filter_by(id=message_id).with_for_update() \
@@ -217,6 +326,18 @@ def send(message_id) -> str:
         setattr(message, key, value)
     db.session.commit()
     return message.status
+
+
+def _secret_lost(message_id) -> str:
+    """A claimed message whose secret is not at hand: FAILED, never sent masked."""
+    now = clock.now()
+    db.session.execute(
+        update(SmsMessage).where(SmsMessage.id == message_id, SmsMessage.status == "SENDING")
+        .values(status="FAILED", provider_code=SECRET_LOST, next_attempt_at=None, updated_at=now,
+                provider_message="验证码只在发送时存在,未能发出;请客户重新获取验证码")
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return "FAILED"
 
 
 def send_batch(message_ids) -> dict:
@@ -248,6 +369,9 @@ def send_batch(message_ids) -> dict:
         audit.record(db.session, "claim", "sms_message", None,
                      after={"status": "SENDING", "ids": [m.id for m in claimed]})
     db.session.commit()
+    for message in [m for m in claimed if holds_secret(m.params)]:  # a code goes alone, with its secret
+        _secret_lost(message.id)
+    claimed = [m for m in claimed if not holds_secret(m.params)]
 
     groups = {}
     for message in claimed:
@@ -284,7 +408,8 @@ def send_batch(message_ids) -> dict:
 
 
 def due_message_ids(limit=1000):
-    rows = db.session.query(SmsMessage.id).filter(_due(clock.now())).order_by(SmsMessage.id).limit(limit)
+    rows = db.session.query(SmsMessage.id).filter(_due(clock.now()), ~_HOLDS_SECRET_SQL) \
+        .order_by(SmsMessage.id).limit(limit)
     return [r.id for r in rows]
 
 
@@ -296,7 +421,7 @@ def due_work(limit=5000):
     cannot hold back the others twice.
     """
     rows = db.session.query(SmsMessage.id, SmsMessage.backend, SmsMessage.template_id,
-                            SmsMessage.provider_code).filter(_due(clock.now())) \
+                            SmsMessage.provider_code).filter(_due(clock.now()), ~_HOLDS_SECRET_SQL) \
         .order_by(SmsMessage.id).limit(limit).all()
     groups, singles = {}, []
     for row in rows:
@@ -334,6 +459,8 @@ def resend(message_id) -> SmsMessage:
     old = db.session.get(SmsMessage, message_id)
     if old is None or old.status != "FAILED":
         raise DomainError("sms_resend_not_failed")
+    if holds_secret(old.params):  # the code is gone: the customer asks for a new one
+        raise DomainError("sms_resend_code")
     message = SmsMessage(
         template_id=old.template_id, phone=old.phone, params=dict(old.params), content=old.content,
         purpose=old.purpose, customer_id=old.customer_id, link_id=old.link_id,

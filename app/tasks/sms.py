@@ -5,9 +5,10 @@ from app.services import audit, sms
 
 
 @shared_task(name="sms.send", ignore_result=True)
-def send_sms(message_id):
+def send_sms(message_id, sealed=None):
+    # sealed: a verification code's secret, encrypted (services/sms.py seal); never stored
     with audit.acting_as("celery:sms"):
-        return sms.send(message_id)
+        return sms.send(message_id, sealed)
 
 
 @shared_task(name="sms.send_batch", ignore_result=True)

@@ -1,7 +1,7 @@
 """Back-office views of SMS templates and the message log / outbox (短信管理)."""
 import re
 
-from flask import flash, redirect, url_for
+from flask import abort, current_app, flash, redirect, url_for
 from flask_appbuilder import expose, has_access
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -82,7 +82,7 @@ class SmsMessageView(PortalModelView):
     datamodel = datamodel(SmsMessage)
     # A read-only log; "resend" (Admin, Supervisor) makes a new message for a FAILED one.
     base_permissions = ["can_list", "can_show", "can_resend"]
-    method_permission_name = {"resend": "resend"}
+    method_permission_name = {"resend": "resend", "development_codes": "list"}
     show_template = "sms/message_show.html"
     label_columns = {"template": _l("模板"), "phone": _l("手机号"), "content": _l("短信内容"),
                      "purpose": _l("用途"), "backend": _l("通道"), "status": _l("状态"),
@@ -111,18 +111,34 @@ class SmsMessageView(PortalModelView):
         pk = self._deserialize_pk_if_composite(pk)
         widgets = self._show(pk)
         message = self.datamodel.get(pk, self._base_filters)
-        may_resend = message is not None and message.status == "FAILED" and \
+        code_held_out = message is not None and sms.holds_secret(message.params)
+        may_resend = message is not None and message.status == "FAILED" and not code_held_out and \
             self.appbuilder.sm.has_access("can_resend", self.class_permission_name)
         return self.render_template(
             self.show_template, pk=pk, title=self.show_title, widgets=widgets,
             related_views=self._related_views, resend_form=ResendForm() if may_resend else None,
-            unknown_result=message is not None and message.provider_code == UNKNOWN_RESULT)
+            unknown_result=message is not None and message.provider_code == UNKNOWN_RESULT,
+            code_held_out=code_held_out, development_outbox=sms.development_outbox_enabled())
+
+    @expose("/development-codes")
+    @has_access
+    def development_codes(self):
+        """开发环境验证码: the last codes the portal sent through the outbox, in clear. Only in the
+        embedded default (development, outbox backend); production answers 404."""
+        if not sms.development_outbox_enabled() or current_app.config.get("PORTAL_ENV") == "production":
+            abort(404)
+        return self.render_template("sms/development_codes.html", rows=sms.development_outbox(),
+                                    mask_mobile=mask_mobile)
 
     @expose("/resend/<int:pk>", methods=["POST"])
     @has_access
     def resend(self, pk):
         if not ResendForm().validate_on_submit():
             flash(_("页面已过期,请刷新后重试。"), "danger")
+            return redirect(url_for(".show", pk=pk))
+        old = self.datamodel.get(pk, self._base_filters)
+        if old is not None and sms.holds_secret(old.params):
+            flash(_("验证码短信不能重新发送:验证码只在发送时存在。请客户重新获取验证码。"), "danger")
             return redirect(url_for(".show", pk=pk))
         try:
             with unit.work():

@@ -1,5 +1,4 @@
 """SMS verification codes: sent through the outbox, single use, expire, few wrong tries, send limits."""
-import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,7 +16,7 @@ PHONE = "13700137004"
 def code_from_outbox(phone=PHONE):
     message = db.session.query(SmsMessage).filter_by(phone=phone, purpose="CODE") \
         .order_by(SmsMessage.id.desc()).first()
-    return re.search(r"验证码为(\d{6})", message.content).group(1)
+    return codes.development_code(message)  # the admin shows it masked
 
 
 def send(phone, purpose):
