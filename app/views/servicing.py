@@ -244,6 +244,7 @@ class RepaymentResultForm(FlaskForm):
     payment_ref = StringField(_l("支付流水号"), validators=[DataRequired(message=_l("请填写支付流水号")),
                                                           Length(max=48)])
     application_no = StringField(_l("还款申请号"), validators=[Optional(), Length(max=32)])
+    result = SelectField(_l("支付结果"), choices=[("PAID", _l("支付成功")), ("FAILED", _l("支付失败"))], default="PAID")
 
 
 LEDGER_LABELS = {"kinds": LEDGER_KINDS, "statuses": LOAN_STATUSES}
@@ -302,7 +303,8 @@ class LoanLedgerView(BaseView):
             "servicing/loan_ledger.html", loan=found, entries=ledger.entries_of(found.id), labels=LEDGER_LABELS,
             owed=ledger.owed_on(found, clock.today()) if found.status == "ACTIVE" else None, today=clock.today(),
             may_disburse=may_disburse, form=form or DisbursementForm(formdata=None), error=error,
-            may_repay=may_repay, repay_form=repay_form or RepaymentResultForm(formdata=None))
+            may_repay=may_repay, repay_form=repay_form or RepaymentResultForm(formdata=None),
+            repayments=ledger.repayments_of(found.id))
         return body if status == 200 else (body, status)
 
     @expose("/<int:loan_id>")
@@ -346,12 +348,14 @@ class LoanLedgerView(BaseView):
             with unit.work():
                 ledger.record_repayment(loan_id, form.amount.data, form.paid_on.data, form.payment_ref.data,
                                         actor=f"user:{g.user.username}", user_id=g.user.id,
-                                        application_no=(form.application_no.data or "").strip() or None)
+                                        application_no=(form.application_no.data or "").strip() or None,
+                                        result=form.result.data or "PAID")
         try:
             unit.retry_on_lock(attempt)
         except DomainError as exc:
             return self._render(loan_id, repay_form=form, error=exc.message, status=exc.status)
-        flash(_("已登记还款,先还利息后还本金。"), "success")
+        flash(_("已登记支付失败,未记入贷款台账。") if form.result.data == "FAILED" else _("已登记还款,先还利息后还本金。"),
+              "success")
         return redirect(url_for(".show", loan_id=loan_id))
 
     @expose("/application/<int:application_id>/disbursement", methods=["POST"])

@@ -550,3 +550,43 @@ def test_a_loan_on_a_suspended_policy_stops_accruing_interest_after_the_suspensi
     assert (paid.interest_part, paid.principal_part) == (D("500.55"), D("499.45"))
     assert loan.payoff(MA_YAN, "2027-03-01").interest == D("0.00")
     assert list(ledger.recompute()) == []
+
+
+# --- a failed payment through the API and the operator's page (point 1) ---------------------------
+
+def test_the_payment_system_reports_a_failed_payment_then_a_paid_one(frozen, client):
+    from app.models.servicing import LoanRepayment
+    from tests.views.test_intake_api import token
+
+    loan_id = pending_loan()
+    disburse(loan_id)
+    frozen.move_to(datetime(2026, 4, 1, 10))
+    headers = token(client)
+    body = {"amount": "1000.00", "paid_on": "2026-04-01", "payment_ref": "PAY-F", "result": "FAILED"}
+    reply = client.post(f"/api/v1/loan/{loan_id}/repayment", json=body, headers=headers)
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    assert reply.get_json()["outstanding_principal"] == "10000.00"
+    db.session.expire_all()
+    (failed,) = db.session.query(LoanRepayment).filter_by(loan_id=loan_id).all()
+    assert (failed.result, failed.payment_ref, failed.amount) == ("FAILED", "PAY-F", D("1000.00"))
+    reply = client.post(f"/api/v1/loan/{loan_id}/repayment", json={**body, "result": "PAID"}, headers=headers)
+    assert reply.status_code == 200 and reply.get_json()["outstanding_principal"] == "9042.47"
+
+
+def test_an_operator_records_a_failed_payment_on_the_loans_page(frozen, client):
+    from tests.conftest import csrf_token, login
+
+    loan_id = pending_loan()
+    disburse(loan_id)
+    frozen.move_to(datetime(2026, 4, 1, 10))
+    login(client, "operator")
+    page = client.get(f"/loan-ledger/{loan_id}").get_data(as_text=True)
+    reply = client.post(f"/loan-ledger/{loan_id}/repayment", data={
+        "amount": "500", "paid_on": "2026-04-01", "payment_ref": "BANK-F", "result": "FAILED",
+        "csrf_token": csrf_token(page)}, follow_redirects=True)
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    assert "已登记支付失败" in reply.get_data(as_text=True)
+    (failed,) = ledger.repayments_of(loan_id)
+    assert (failed.result, failed.payment_ref) == ("FAILED", "BANK-F")
+    assert [e.kind for e in ledger.entries_of(loan_id)] == ["DISBURSED"]
+    assert fresh(PolicyLoan, loan_id).outstanding_principal == D("10000.00")
