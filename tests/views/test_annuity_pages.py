@@ -9,7 +9,7 @@ import pytest
 
 from app.extensions import db
 from app.models import Policy, ServicingApplication
-from app.services import annuity
+from app.services import annuity, clock
 from tests.conftest import csrf_token
 from tests.views.test_account import outbox_code, page, sign_in
 from tests.views.test_loan_pages import MA_YAN_MOBILE, ready
@@ -69,7 +69,7 @@ def test_the_change_with_the_code_shows_success_and_the_effective_date(seeded, c
         assert word in html, word
     assert "136****0003" in html and MA_YAN_MOBILE not in html
     assert 'value="TO_UNIVERSAL"' in html and 'value="ACCUMULATE"' not in html  # not the current one
-    expected = annuity.next_payment_date(policy(), __import__("app.services.clock", fromlist=["x"]).today())
+    expected = annuity.next_payment_date(policy(), clock.today())
     assert f"自{expected.isoformat()}起适用" in html and f"万能账户 {UNIVERSAL_POLICY}" in html
     sent, data = form_with_code(client, pid)
     assert 'value="TO_UNIVERSAL" id="method-TO_UNIVERSAL" checked' in sent  # kept across 获取验证码
