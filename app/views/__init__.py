@@ -6,8 +6,8 @@ from app.views.policy import BeneficiaryView, CustomerView, PolicyView, ProductV
 from app.views.revisit import (CallAttemptView, QuestionnaireTemplateView, QuestionView,
                                RevisitAnswerView, RevisitEvidenceView, RevisitLinkView,
                                RevisitTaskView)
-from app.views.servicing import (LoanLedgerView, LoanRateView, LoanRepaymentView, PolicyLoanView, ReviewQueueView,
-                                 ServicingApplicationView)
+from app.views.servicing import (AnnuityChangeView, BeneficiaryChangeView, LoanLedgerView, LoanRateView,
+                                 LoanRepaymentView, PolicyLoanView, ReviewQueueView, ServicingApplicationView)
 from app.views.sms import SmsMessageView, SmsTemplateView
 from app.views.system import AuditEventView, IdentityVerificationView, SettingView
 
@@ -30,6 +30,8 @@ MENU = [
     (RevisitAnswerView, "RevisitAnswers", _l("回访答案"), "Revisits", "fa-check-square"),
     (ReviewQueueView, "ReviewQueue", _l("保全审核"), "Servicing", "fa-gavel"),
     (ServicingApplicationView, "Applications", _l("保全申请"), "Servicing", "fa-inbox"),
+    (AnnuityChangeView, "AnnuityChanges", _l("年金领取方式变更"), "Servicing", "fa-exchange"),
+    (BeneficiaryChangeView, "BeneficiaryChanges", _l("受益人变更"), "Servicing", "fa-users"),
     (PolicyLoanView, "Loans", _l("保单贷款"), "Servicing", "fa-money"),
     (LoanRepaymentView, "Repayments", _l("贷款还款"), "Servicing", "fa-undo"),
     (LoanLedgerView, "LoanLedger", _l("放款登记"), "Servicing", "fa-bank"),

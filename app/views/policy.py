@@ -7,6 +7,7 @@ from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from markupsafe import Markup
 from wtforms import IntegerField, ValidationError
 from wtforms.validators import InputRequired
 
@@ -132,6 +133,50 @@ class ProductView(PortalModelView):
         validators=[InputRequired()], widget=BS3TextFieldWidget())}
 
 
+def _who_changed(first):
+    """Who made a beneficiary version: the staff member who entered it, the customer whose application
+    made it, else the core system (the list the policy was issued with)."""
+    if first.created_by is not None:
+        return _("%(user)s(员工)", user=first.created_by)
+    if first.application is not None and first.application.customer is not None:
+        return _("%(name)s(客户本人申请)", name=first.application.customer.name)
+    return _("核心系统(承保时)")
+
+
+def beneficiary_versions(policy_id):
+    """Every version of a policy's beneficiary lists, the newest first within each kind: who made it, when
+    it took effect and was superseded, through which application, and its people."""
+    rows = db.session.query(Beneficiary).filter_by(policy_id=policy_id) \
+        .order_by(Beneficiary.kind, Beneficiary.version.desc(), Beneficiary.order, Beneficiary.id).all()
+    groups = {}
+    for row in rows:
+        groups.setdefault((row.kind, row.version), []).append(row)
+    versions = []
+    for (kind, version), people in groups.items():
+        first = people[0]
+        versions.append({
+            "kind": BENEFICIARY_KINDS.get(kind, kind), "version": version, "by": _who_changed(first),
+            "created_at": first.created_at, "superseded_at": first.superseded_at,
+            "current": all(person.superseded_at is None for person in people), "application": first.application,
+            "people": [{"name": p.name, "relationship": RELATIONSHIPS.get(p.relationship_to_insured,
+                                                                          p.relationship_to_insured),
+                        "id_type": ID_TYPES.get(p.id_type, p.id_type), "id_number": mask_id_number(p.id_number),
+                        "order": p.order, "share": f"{p.share:.2f}%", "legal_heirs": p.is_legal_heirs}
+                       for p in people]})
+    return versions
+
+
+def _application_link(application):
+    if application is None:
+        return ""
+    return Markup('<a href="{}">{}</a>').format(url_for("ReviewQueueView.show", application_id=application.id),
+                                               application.application_no)
+
+
+def _user_name(user):
+    return "" if user is None else str(user)
+
+
 class BeneficiaryView(PortalModelView):
     entity_label = _l("受益人")
     datamodel = datamodel(Beneficiary)
@@ -142,12 +187,19 @@ class BeneficiaryView(PortalModelView):
         "birth_date": _l("出生日期"), "id_valid_until": _l("证件有效期"),
         "relationship_to_insured": _l("与被保险人关系"), "order": _l("受益顺序"),
         "share": _l("受益比例(%)"), "created_at": _l("生效时间"), "superseded_at": _l("失效时间"),
+        "application": _l("变更申请"), "created_by": _l("录入员工"), "is_legal_heirs": _l("法定继承人"),
     }
     choices = {"kind": BENEFICIARY_KINDS, "id_type": ID_TYPES, "gender": GENDERS,
                "relationship_to_insured": RELATIONSHIPS}
-    list_columns = ["policy", "kind", "version", "name", "order", "share", "created_at", "superseded_at"]
+    list_columns = ["policy", "kind", "version", "name", "order", "share", "created_at", "superseded_at",
+                    "application", "created_by"]
+    show_columns = ["policy", "kind", "version", "name", "id_type", "id_number", "gender", "birth_date",
+                    "id_valid_until", "relationship_to_insured", "order", "share", "created_at", "superseded_at",
+                    "application", "created_by"]
     search_columns = ["kind", "name"]
-    formatters_columns = {"id_number": mask_id_number}
+    formatters_columns = {"id_number": mask_id_number, "application": _application_link,
+                          "created_by": _user_name,
+                          "id_valid_until": lambda day: _("长期") if day is None else f"{day:%Y-%m-%d}"}
 
 
 class PolicyView(PortalModelView):
@@ -166,6 +218,15 @@ class PolicyView(PortalModelView):
     related_views = [BeneficiaryView]
     order_columns = ["policy_no", "issue_date", "premium"]
     base_order = ("issue_date", "desc")
+    show_template = "policy_show.html"
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        """FAB's page plus every beneficiary version: who changed it, when, through which application."""
+        widgets = self._show(pk)
+        return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+                                    related_views=self._related_views, versions=beneficiary_versions(int(pk)))
 
     def pre_update(self, item):
         """The form only gives plain values: services/policy.py checks them by intake's rules and

@@ -3,6 +3,7 @@ review queue (保全审核)."""
 from flask import Response, abort, flash, g, redirect, request, send_file, url_for
 from markupsafe import Markup
 from flask_appbuilder import BaseView, expose
+from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -15,7 +16,7 @@ from app.models.servicing import (APPLICATION_STATUSES, LEDGER_KINDS, LOAN_STATU
                                   SYSTEM_REJECT_REASONS, CONSENT_ACTIONS, CONSENT_STATUSES,
                                   SERVICING_KINDS, LoanRepayment, PolicyLoan, ServicingApplication)
 from app.models.sms import SMS_STATUSES
-from app.services import clock, ledger, loan, loan_export, unit
+from app.services import clock, ledger, loan, loan_export, slip, unit
 from app.services.errors import DomainError
 from app.services.ledger import RATE_MAX, RATE_MIN
 from app.services.servicing import application, consent, dispatch
@@ -80,6 +81,46 @@ class ServicingApplicationView(PortalModelView):
     base_order = ("submitted_at", "desc")
 
 
+def _changes_cell(application_id):
+    """The list's 变更内容 cell: each policy's before → after, linked to the application's page."""
+    found = application.get(application_id)
+    rows = slip.changes(found)
+    lines = Markup("<br>").join(Markup("{} {}:{} → {}").format(r["policy_no"], r["label"], r["before"], r["after"])
+                                for r in rows) or Markup("—")
+    return Markup('{}<br><a href="{}">{}</a>').format(lines, url_for("ReviewQueueView.show",
+                                                                       application_id=application_id), _("查看申请"))
+
+
+class _ChangeListView(PortalModelView):
+    """A read-only list of one kind of change (Auditors read, nobody edits here)."""
+    datamodel = datamodel(ServicingApplication)
+    base_permissions = READ_ONLY
+    label_columns = {"application_no": _l("申请号"), "customer": _l("客户"), "policy": _l("保单"),
+                     "status": _l("状态"), "submitted_at": _l("提交时间"), "decided_at": _l("处理时间"),
+                     "completed_at": _l("办结时间"), "id": _l("变更内容(变更前 → 变更后)"),
+                     "decided_by": _l("处理人"), "slip_code": _l("批单验证码")}
+    choices = {"status": APPLICATION_STATUSES}
+    list_columns = ["application_no", "customer", "status", "id", "submitted_at", "completed_at"]
+    show_columns = ["application_no", "customer", "policy", "status", "id", "submitted_at", "decided_at",
+                    "decided_by", "completed_at", "slip_code"]
+    search_columns = ["application_no", "status", "submitted_at"]
+    formatters_columns = {"id": _changes_cell}
+    base_order = ("submitted_at", "desc")
+
+
+class AnnuityChangeView(_ChangeListView):
+    """年金领取方式变更: every application of the kind with what it changed."""
+    entity_label = _l("年金领取方式变更")
+    base_filters = [["kind", FilterEqual, "ANNUITY_METHOD"]]
+
+
+class BeneficiaryChangeView(_ChangeListView):
+    """受益人变更: every application of the kind with each policy's list before and after (the versions
+    themselves: 保单管理 → 受益人, and each policy's page)."""
+    entity_label = _l("受益人变更")
+    base_filters = [["kind", FilterEqual, "BENEFICIARY"]]
+
+
 # --- 保全审核: the operators' review queue ------------------------------------------------------
 
 class ReviewActionForm(FlaskForm):
@@ -127,6 +168,7 @@ class ReviewQueueView(BaseView):
         return self.render_template("servicing/review_queue.html", kind=kind, overdue_only=overdue_only,
                                     queue=application.review_queue(kind=kind, overdue_only=overdue_only, now=now),
                                     sampled=application.sampled_approvals(limit=50), now=now,
+                                    changes_of=slip.changes, policy_nos=slip.policy_nos,
                                     overdue=application.overdue, labels=LABELS)
 
     def _render(self, application_id, approve_form=None, reject_form=None, sample_form=None, error=None,
@@ -141,6 +183,9 @@ class ReviewQueueView(BaseView):
             entered=loan_export.payload_rows(found.payload), face=loan_export.face_check(found),
             has_face_image=loan_export.face_image_path(found) is not None,
             id_images=loan_export.id_images(found), messages=loan_export.messages_around(found),
+            changes=slip.by_policy(slip.changes(found)), policy_nos=slip.policy_nos(found),
+            effective_on=slip.effective_on(found) if found.status == "COMPLETED" else None,
+            may_slip=slip.ready(found),
             consents=consent.for_application(found.id), consent_statuses=CONSENT_STATUSES,
             consent_actions=CONSENT_ACTIONS,
             overdue=application.overdue(found), can=can, error=error,
@@ -163,6 +208,17 @@ class ReviewQueueView(BaseView):
             return application.get(application_id)
         except DomainError:
             abort(404)
+
+    @expose("/<int:application_id>/slip.pdf")
+    @has_access
+    @permission_name("show")
+    def slip(self, application_id):
+        """The 批单 of a completed application, to staff who may read the application."""
+        found = self._application(application_id)
+        if not slip.ready(found):
+            return self._render(application_id, error=_("该申请尚未办结,办结后才有批单。"), status=409)
+        return Response(slip.slip_pdf(found.id), mimetype="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{slip.file_name(found)}"', "Cache-Control": "no-store"})
 
     @expose("/<int:application_id>/face-image")
     @has_access
