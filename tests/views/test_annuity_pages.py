@@ -167,3 +167,19 @@ def test_an_unverified_customer_is_told_to_authenticate(seeded, client):
     sign_in(client, MA_YAN_MOBILE)
     assert client.get("/my/annuity").status_code in (302, 403)
     assert client.get(f"/my/annuity/{policy().id}").status_code in (302, 403)
+
+
+@pytest.mark.parametrize("typed", [
+    {"method": "x" * 5000}, {"method": "转入万能账户"}, {"method": "TO_UNIVERSAL\x00"}, {"code": "１２３４５６"},
+    {"code": "9" * 300}, {"request_key": ""}, {"request_key": "k" * 200}, {"method": ["TO_UNIVERSAL", "ACCUMULATE"]},
+])
+def test_odd_input_gets_a_chinese_answer_never_a_500(seeded, client, typed):
+    signed_in_ma_yan(client)
+    pid = policy().id
+    _, data = form_with_code(client, pid)
+    answer = client.post(f"/my/annuity/{pid}", data=dict(data, **typed))
+    assert answer.status_code < 500
+    if answer.status_code != 200:
+        assert 'id="page-error"' in page(answer) and re.search(r"[\u4e00-\u9fff]", page(answer))
+    stored = applications()
+    assert len(stored) <= 1 and all(a.status == "COMPLETED" for a in stored)
