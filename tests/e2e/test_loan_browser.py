@@ -134,7 +134,7 @@ def test_borrow_12000_approve_disburse_and_repay_part_31_days_later(seeded, live
     # --- 马妍 borrows 12000 on her phone ------------------------------------------------------------
     customer, phone = customer_signs_in(browser, live_server)
     shot(phone, "01-center")
-    phone.get_by_role("link", name=re.compile("保单贷款")).click()  # 保全项目 → 保单贷款
+    phone.locator(".items a.item", has_text="保单贷款").click()  # 保全项目 → 保单贷款
     expect(phone.get_by_text("列表显示目前可操作“保单贷款”的保单清单")).to_be_visible()
     card = phone.locator(f'[data-loan-policy="{MA_YAN}"]')
     expect(card).to_contain_text(PRODUCT)
@@ -270,7 +270,7 @@ def test_borrow_12000_approve_disburse_and_repay_part_31_days_later(seeded, live
         assert days in (31, 32)
         interest = money(Decimal("12000") * rate * days / 365)
         customer, phone = customer_signs_in(browser, live_server)
-        phone.get_by_role("link", name=re.compile("保单还款")).click()  # 保全项目 → 保单还款
+        phone.locator(".items a.item", has_text="保单还款").click()  # 保全项目 → 保单还款
         listed = phone.locator(f'[data-repay-policy="{MA_YAN}"]')
         expect(listed).to_contain_text("12000.00 元")
         expect(listed).to_contain_text(f"{12000 + interest:.2f} 元")
