@@ -59,7 +59,9 @@ SQLALCHEMY_ENGINE_OPTIONS = engine_options(SQLALCHEMY_DATABASE_URI)
 # Celery: without a broker the tasks run eagerly in the web process.
 CELERY_BROKER_URL = _env("CELERY_BROKER_URL", _env("REDIS_URL"))
 CELERY = {
-    "broker_url": CELERY_BROKER_URL or "memory://",
+    # no broker: tasks run eagerly; the in-memory transport is named with its host, so that kombu
+    # does not warn "No hostname was supplied" about a broker nobody configured
+    "broker_url": CELERY_BROKER_URL or "memory://localhost//",
     "result_backend": _env("CELERY_RESULT_BACKEND", CELERY_BROKER_URL),
     "task_always_eager": CELERY_BROKER_URL is None,
     "task_eager_propagates": False,
@@ -112,7 +114,11 @@ SMS_SIGN_NAME = _env("SMS_SIGN_NAME", "爱心人寿")
 ALIYUN_SMS_CONNECT_TIMEOUT_MS = _int("ALIYUN_SMS_CONNECT_TIMEOUT_MS", 5000)
 ALIYUN_SMS_READ_TIMEOUT_MS = _int("ALIYUN_SMS_READ_TIMEOUT_MS", 10000)
 SMS_REPORT_TOKEN = _env("SMS_REPORT_TOKEN")  # shared secret of the SmsReport push URL (?token=...)
-PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+# The base of SMS links; by default the address `make run` serves on (run.py's HOST and PORT)
+PORT = _int("PORT", 5000)
+_LINK_HOST = _env("HOST", "127.0.0.1")
+PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://{}:{}".format(
+    "127.0.0.1" if _LINK_HOST in ("0.0.0.0", "::") else _LINK_HOST, PORT))
 
 # Files (reference photos, selfies, liveness videos, ID card images)
 UPLOAD_DIR = _env("UPLOAD_DIR", os.path.join(INSTANCE_DIR, "uploads"))

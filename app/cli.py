@@ -29,13 +29,14 @@ def portal_init():
 
 @portal_cli.command("run-jobs")
 def portal_run_jobs():
-    """Run every scheduled job once, now (what celery beat runs; for the embedded default,
-    which has no beat: `make run` calls it at start)."""
+    """Run every scheduled job once, now (what celery beat runs; for the embedded default, which has
+    no beat: `make run` calls it at start, then its server runs the same jobs every minute)."""
+    from app.tasks.embedded import run_job
     from app.tasks.schedule import beat_schedule
 
     celery_app = current_app.extensions["celery"]
     for name, entry in beat_schedule(current_app.config).items():
-        celery_app.tasks[entry["task"]].apply(throw=True)
+        run_job(celery_app, entry)
         click.echo(f"ran {name} ({entry['task']})")
 
 
