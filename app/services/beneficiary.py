@@ -395,6 +395,14 @@ def _links(policies, lists):
     return links
 
 
+def submitted(customer_id, request_key):
+    """This customer's application made by this form render, or None."""
+    try:
+        return _loans().existing(customer_id, (request_key or "")[:64])
+    except DomainError:  # another's key: not this customer's
+        return None
+
+
 def apply_for_change(customer_id, policy_ids, request_key, lists_typed, confirmed, code):
     """Submit a beneficiary change on one or several policies: one application (its policy the first;
     a servicing_application_policy row per policy with before and after), waiting for each insured's

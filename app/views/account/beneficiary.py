@@ -128,6 +128,10 @@ def _row_action(form, action):
 def beneficiary_edit():
     """The tabs, pre-filled with the current lists; 提交 checks everything and asks for the confirmation;
     确认 (YES) with the code submits the one application."""
+    if request.method == "POST" and request.form.get("action") == "confirm":
+        found = service.submitted(g.customer.id, request.form.get("request_key"))
+        if found is not None:  # this form render was already submitted (a double click, a retry)
+            return _accepted(found)
     policies, refused = _policies()
     if refused is not None:
         return refused
@@ -160,6 +164,11 @@ def beneficiary_edit():
                 action == "confirm", form.code.data)
     except DomainError as error:
         return _render("confirm", form, policies, error.message, error.status)
+    return _accepted(application)
+
+
+def _accepted(application):
+    """本次业务受理成功, with what happens next."""
     text = _("申请编号 %(no)s。", no=application.application_no)
     if application.status == "CONSENT":
         text += _("投保人与被保险人不是同一人,须经被保险人同意:已向被保险人发送确认短信,被保险人同意后生效。")
