@@ -16,7 +16,11 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps face_recognition==1.3.0
 	touch $@
 
-install: $(BIN)/.installed
+# ECharts and any other browser library the portal serves itself (package.json, pinned in package-lock.json)
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --omit=dev --no-audit --no-fund
+
+install: $(BIN)/.installed node_modules/.package-lock.json
 
 translations: install
 	$(BIN)/pybabel -q compile -d translations

@@ -69,7 +69,39 @@ def create_app(test_config=None):
     from app.cli import register_cli
 
     register_cli(app)
+    _serve_vendored(app)
     return app
+
+
+NODE_MODULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "node_modules")
+
+
+def _serve_vendored(app):
+    """ECharts, installed by npm from package.json (`make install` runs `npm ci --omit=dev`), served by the
+    portal itself at a versioned URL: no page loads a script from the internet. Templates read the
+    address from `echarts_url`."""
+    import json
+
+    from flask import abort, send_from_directory
+
+    dist = os.path.join(NODE_MODULES, "echarts", "dist")
+    try:
+        with open(os.path.join(NODE_MODULES, "echarts", "package.json"), encoding="utf-8") as handle:
+            version = json.load(handle)["version"]
+    except (OSError, ValueError, KeyError):
+        log.warning("node_modules/echarts is missing: run `make install` (npm ci) for the charts")
+        version = "missing"
+
+    path = f"/vendor/echarts/{version}/echarts.min.js"  # a new version is a new address: cached for a year
+
+    @app.route(path, endpoint="vendor_echarts")
+    def vendor_echarts():
+        if not os.path.isfile(os.path.join(dist, "echarts.min.js")):
+            abort(404)
+        return send_from_directory(dist, "echarts.min.js", mimetype="text/javascript", max_age=365 * 24 * 3600)
+
+    # a global, not a context processor: Flask-AppBuilder renders its chart widgets with jinja_env directly
+    app.add_template_global(path, "echarts_url")
 
 
 def _check_config(app):

@@ -10,7 +10,7 @@ import logging
 import re
 
 import prison
-from flask import current_app, jsonify, render_template, request, url_for
+from flask import current_app, g, jsonify, render_template, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -76,12 +76,40 @@ def _wants_json():
     return request.path.startswith("/api/") or request.is_json
 
 
+CUSTOMER_BLUEPRINTS = {"customer_revisit", "consent", "account"}
+CUSTOMER_PATHS = ("/s/", "/c/", "/my/")
+
+
+def _customer_page():
+    """The customer's phone pages (/s/, /c/, /my/) keep their own layout; everything else is staff's."""
+    return request.blueprint in CUSTOMER_BLUEPRINTS or request.path.startswith(CUSTOMER_PATHS) \
+        or request.path == "/my"
+
+
+def _title(status):
+    return {403: _("无权访问"), 404: _("内容不存在")}.get(status, _("请求无效"))
+
+
+def staff_page(status, title, message):
+    """A message in the back office's layout (menus, language, 用户信息), in the user's language."""
+    appbuilder = current_app.appbuilder
+    if "user" not in g:  # refused before Flask-AppBuilder's own before_request named the user
+        from flask_login import current_user
+
+        g.user = current_user._get_current_object()
+    back = appbuilder.get_url_for_index
+    return render_template("errors/staff_message.html", title=title, message=message, status=status,
+                           back_url=back, appbuilder=appbuilder, base_template=appbuilder.base_template), status
+
+
 def refuse(status, message):
-    """A 4xx the user can read: JSON for machines, the plain message page for people."""
+    """A 4xx the user can read: JSON for machines, the customer's message page on the customer pages,
+    the back office's layout everywhere else (never Werkzeug's English page)."""
     if _wants_json():
         return jsonify(message=message), status
-    return render_template("h5/message.html", title=_("请求无效") if status != 404 else _("内容不存在"),
-                           message=message, status="error"), status
+    if not _customer_page():
+        return staff_page(status, _title(status), message)
+    return render_template("h5/message.html", title=_title(status), message=message, status="error"), status
 
 
 def _not_found():

@@ -27,7 +27,9 @@ class QuestionnaireEditorView(BaseView):
     def index(self):
         templates = db.session.query(QuestionnaireTemplate).order_by(
             QuestionnaireTemplate.code, QuestionnaireTemplate.version.desc()).all()
-        return self.render_template("questionnaire/index.html", templates=templates,
+        # the Auditor and the Supervisor read the versions: no 新建问卷 / 编辑 that would answer 403
+        may_edit = self.appbuilder.sm.has_access("can_edit", self.class_permission_name)
+        return self.render_template("questionnaire/index.html", templates=templates, may_edit=may_edit,
                                     kinds=PRODUCT_KINDS, modes=PAYMENT_MODES)
 
     @expose("/edit/<code>", methods=["GET", "POST"])
