@@ -156,3 +156,14 @@ def test_a_name_with_markup_prints_as_typed(frozen, monkeypatch):
     application_id = completed("BENEFICIARY", [MA_YAN], [({}, {})], key="m1")
     text = pdf_text(slip.slip_pdf(application_id))
     assert "<b>甲</b>&" in text and "乙 <img src=x>" in text
+
+
+def test_an_annuity_slip_through_the_annuity_modules_own_rows(frozen):
+    """The real annuity.changes/effective_on (services/annuity.py) read the payload it stores."""
+    payload = {"before": "ACCUMULATE", "after": "TO_UNIVERSAL", "universal_account_no": "860007775808888",
+               "effective_from": "2026-06-01", "policy_no": ANNUITY}
+    application_id = completed("ANNUITY_METHOD", [ANNUITY], [({}, {})], key="real", payload=payload)
+    text = pdf_text(slip.slip_pdf(application_id))
+    for shown in ("年金领取方式", "累积生息", "转入万能账户", "2026-06-01"):
+        assert shown in text, shown
+    assert "ACCUMULATE" not in text and "TO_UNIVERSAL" not in text
