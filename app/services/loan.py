@@ -183,6 +183,17 @@ def _reason(key, **params):
     return {"code": key, "message": message_for(key, **params)}
 
 
+def application_in_progress(policy_id):
+    """The number of the policy's loan or repayment application not yet finished (undecided, or approved
+    and waiting for the money), or None: a policy takes one at a time."""
+    busy = (db.session.query(ServicingApplication.application_no)
+            .filter(ServicingApplication.policy_id == policy_id,
+                    ServicingApplication.kind.in_(LOAN_KINDS),
+                    ServicingApplication.status.in_(IN_PROGRESS))
+            .order_by(ServicingApplication.id).first())
+    return busy[0] if busy is not None else None
+
+
 def refusals(policy):
     """Why this policy cannot take a loan now (empty: it can), each with its Chinese message."""
     product = policy.product
@@ -194,13 +205,9 @@ def refusals(policy):
         reasons.append(_reason("loan_product_not_allowed", product=product.name))
     if product.kind == UNIT_LINKED:
         reasons.append(_reason("loan_unit_linked"))
-    busy = (db.session.query(ServicingApplication.application_no)
-            .filter(ServicingApplication.policy_id == policy.id,
-                    ServicingApplication.kind.in_(LOAN_KINDS),
-                    ServicingApplication.status.in_(IN_PROGRESS))
-            .order_by(ServicingApplication.id).first())
+    busy = application_in_progress(policy.id)
     if busy is not None:
-        reasons.append(_reason("loan_application_in_progress", application_no=busy[0]))
+        reasons.append(_reason("loan_application_in_progress", application_no=busy))
     if not policy.cash_value or policy.cash_value <= 0:
         reasons.append(_reason("loan_no_cash_value"))
     return reasons

@@ -18,7 +18,7 @@ from sqlalchemy import func
 from app.extensions import db
 from app.models import IdentityVerification, Policy
 from app.services import account, clock, codes, identity, loan, settings
-from app.services.errors import DomainError
+from app.services.errors import DomainError, message_for
 from app.services.money import to_money
 from app.services.servicing import application as servicing
 from app.services.servicing import consent, dispatch
@@ -303,6 +303,10 @@ def apply_for_repayment(customer_id, policy_id, request_key, amount_text, bank, 
     found = existing(customer_id, request_key)
     if found is not None:
         return found
+    busy = loan.application_in_progress(policy.id)
+    if busy is not None:  # a repayment waiting for its payment result: a second one could pay twice
+        raise DomainError("servicing_refused",
+                          reason=message_for("loan_application_in_progress", application_no=busy))
     owed = loan.payoff(policy.policy_no, amount_text=amount_text)
     if owed.amount is None:
         raise DomainError("repayment_not_positive")
@@ -336,8 +340,9 @@ def steps(application, now=None):
     if application.status == "CONSENT":
         found.append((_l("待被保险人同意"), None))
     reviewing = application.status == "REVIEW" or (not application.decided_by_system and application.decided_at)
-    if reviewing:
-        found.append((_l("人工审核中"), None))
+    if reviewing:  # in the queue since the submission, or since the insured's consent
+        confirmed = [c.confirmed_at for c in application.consents if c.confirmed_at]
+        found.append((_l("人工审核中"), max(confirmed) if confirmed else application.submitted_at))
     if application.status == "REJECTED":
         found.append((_l("未通过"), application.decided_at))
     elif application.status == "CANCELLED":

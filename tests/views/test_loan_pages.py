@@ -274,6 +274,21 @@ def test_repayment_lists_unpaid_loans_and_accepts_a_part_interest_first(seeded, 
     assert application.payload["interest_part"] == "42.47" and application.payload["principal_part"] == "957.53"
 
 
+def test_a_second_repayment_waits_for_the_first_ones_payment_result(seeded, client):
+    """A repayment accepted and waiting for its payment result blocks another: two could pay more than owed."""
+    add_loan()
+    signed_in_ma_yan(client)
+    pid = policy_id()
+    _, data = repay_form(client, pid, "5000")
+    assert "保全申请操作完毕" in page(client.post(f"/my/repay/{pid}", data=data))
+    [first] = applications()
+    _, again = repay_form(client, pid, "5042.47")
+    refused = client.post(f"/my/repay/{pid}", data=again)
+    assert refused.status_code == 409, page(refused)
+    assert "正在办理中" in page(refused) and first.application_no in page(refused)
+    assert len(applications()) == 1
+
+
 def test_no_unpaid_loan_no_repayment_page(seeded, client):
     signed_in_ma_yan(client)
     assert "没有未清偿的贷款" in page(client.get("/my/repay"))
