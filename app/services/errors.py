@@ -59,6 +59,7 @@ MESSAGES = {
     "sms_aliyun_not_configured": E(_l("阿里云短信未配置:请设置 ALIYUN_ACCESS_KEY_ID 和 ALIYUN_ACCESS_KEY_SECRET"), 503),
     "sms_report_malformed": E(_l("短信回执格式错误(第 %(index)s 条):%(reason)s")),
     "sms_resend_not_failed": E(_l("只有发送失败的短信可以重新发送"), 409),
+    "sms_resend_code": E(_l("验证码短信不能重新发送,请客户重新获取验证码"), 409),
     # face verification and video liveness (app/services/identity.py, liveness.py)
     "identity_empty_upload": E(_l("没有收到文件,请重新拍摄或选择后上传")),
     "identity_not_image": E(_l("上传的文件不是有效的图片,请重新拍摄")),
