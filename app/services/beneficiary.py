@@ -431,12 +431,11 @@ def apply_for_change(customer_id, policy_ids, request_key, lists_typed, confirme
         db.session.add(ApplicationPolicy(application_id=application.id, policy_id=policy.id, before=before,
                                          after=after))
     db.session.flush()
-    from app.services.servicing import consent, dispatch  # both import this module
+    from app.services.servicing import consent  # consent imports dispatch, which imports this module
 
     if application.status == "CONSENT":
-        consent.ask(application)  # each insured once (Insurance Law art. 41)
-
-    dispatch.on_approved(application)  # straight through: changed at once
+        consent.ask(application, details=consent_lines)  # each insured once (Insurance Law art. 41)
+    on_approved(application)  # straight through: changed at once (dispatch's handler of this kind)
     return application
 
 

@@ -41,21 +41,20 @@ def _money(value):
     return f"{value:,.2f}" if value is not None else "-"
 
 
-def render_text(application, insured=None):
+def render_text(application, insured=None, details=()):
     """The consent text for this application, in Chinese (it is stored as the record of what was shown):
-    for a beneficiary change, `insured`'s policies in it and their new lists in full."""
+    for a beneficiary change, `details` are the item's own lines of `insured`'s policies in it and their
+    new lists in full (services/beneficiary.consent_lines)."""
     policy, holder = application.policy, application.customer
     insured = insured or policy.insured
     with force_locale("zh"):
         if application.kind == "BENEFICIARY":
-            from app.services import beneficiary
-
             lines = [
                 _l("申请号:%(no)s", no=application.application_no),
                 _l("投保人:%(holder)s", holder=holder.name),
                 _l("被保险人:%(insured)s", insured=insured.name),
                 _l("申请事项:%(action)s", action=CONSENT_ACTIONS.get(application.kind, application.kind)),
-                *beneficiary.consent_lines(application, insured.id),
+                *details,
                 _l("本人作为上述保单的被保险人,同意投保人将受益人变更为上列人员及受益顺序、受益比例"
                    "(保险法第41条)。"),
             ]
@@ -102,24 +101,24 @@ def _insured_policies(application):
     return list(found.values())
 
 
-def ask(application):
+def ask(application, details=None):
     """The application waits for the insured: store the consent record of each insured and queue their SMS
     links (sent after the commit). Once per insured: a second call returns the first records. Returns the
-    first record."""
+    first record. `details(application, insured_id)`: the lines the kind adds to what the insured is shown."""
     if application.status != "CONSENT":
         raise DomainError("application_bad_transition", status=application.status, event="need_consent")
-    records = [_ask_one(application, policy) for policy in _insured_policies(application)]
+    records = [_ask_one(application, policy, details) for policy in _insured_policies(application)]
     return records[0]
 
 
-def _ask_one(application, policy):
+def _ask_one(application, policy, details):
     insured = policy.insured
     found = db.session.execute(select(Consent).where(
         Consent.application_id == application.id, Consent.action == application.kind,
         Consent.customer_id == insured.id)).scalar_one_or_none()
     if found is not None:
         return found
-    text = render_text(application, insured)
+    text = render_text(application, insured, details(application, insured.id) if details else ())
     record = Consent(code=secrets.token_urlsafe(16), action=application.kind, customer_id=insured.id,
                      policy_id=policy.id, application_id=application.id, status="ASKED",
                      text=text, text_sha256=sha256(text), asked_at=clock.now())
