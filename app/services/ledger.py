@@ -411,43 +411,13 @@ SMS_REMINDER, SMS_SUSPENDED, SMS_ROLLED_OVER = "LOAN_DUE_REMINDER", "LOAN_SUSPEN
 JOB_BATCH = 500
 
 
-def _notify(policy, template_code, params):
-    """Queue the policyholder's SMS in this transaction, sent after the commit; a template switched
-    off in the admin is logged and does not stop the job."""
-    from app.models.customer import Customer
-    from app.services import sms
-
-    customer = db.session.get(Customer, policy.holder_id)
-    if customer is None or not customer.mobile:
-        return
-    try:
-        message = sms.queue(template_code, customer.mobile, {"name": customer.name, "no": policy.policy_no,
-                                                              **params},
-                            purpose=template_code, customer_id=customer.id)
-    except DomainError as exc:
-        log.error("loan SMS %s for %s not queued: %s", template_code, policy.policy_no, exc.key)
-        return
-    sms.send_after_commit([message.id])
-
-
-def _ids(query, batch):
-    """The ids `query` selects, in id ranges of `batch` (a million loans are not read at once)."""
-    last = 0
-    while True:
-        ids = db.session.execute(query.where(PolicyLoan.id > last).order_by(PolicyLoan.id).limit(batch)
-                                 ).scalars().all()
-        if not ids:
-            return
-        yield ids
-        last = ids[-1]
-
-
 def send_reminders(today=None, batch=JOB_BATCH * 4):
     """SMS the policyholder of each active loan due within LOAN_REMINDER_FIRST_DAYS (30), then again
     within LOAN_REMINDER_LAST_DAYS (7); each reminder once. Set-based a batch at a time: the batch's rows
     are locked (SKIP LOCKED: a concurrent run takes others), stamped with one UPDATE (reminded_days), read
-    with their policy and holder in one query and their SMS queued with one INSERT. Returns how many."""
-    from sqlalchemy import or_, update
+    with their policy and holder in one query and their SMS queued with one INSERT; the window is read
+    in (due_on, id) order from where the last batch ended (the index's order). Returns how many."""
+    from sqlalchemy import and_, or_, update
 
     from app.models.customer import Customer
     from app.models.policy import Policy
@@ -460,12 +430,19 @@ def send_reminders(today=None, batch=JOB_BATCH * 4):
         window = (PolicyLoan.status == "ACTIVE", PolicyLoan.due_on > today + relativedelta(days=lower),
                   PolicyLoan.due_on <= today + relativedelta(days=days),
                   or_(PolicyLoan.reminded_days.is_(None), PolicyLoan.reminded_days > days))
+        after = ()  # keyset: (due_on, id) of the last row claimed, so the window is read once
         while True:
             with unit.work():
-                ids = db.session.execute(select(PolicyLoan.id).where(*window).order_by(PolicyLoan.id).limit(batch)
-                                         .with_for_update(skip_locked=True)).scalars().all()
-                if not ids:
+                query = select(PolicyLoan.id, PolicyLoan.due_on).where(*window)
+                if after:
+                    query = query.where(or_(PolicyLoan.due_on > after[0],
+                                            and_(PolicyLoan.due_on == after[0], PolicyLoan.id > after[1])))
+                claimed = db.session.execute(query.order_by(PolicyLoan.due_on, PolicyLoan.id).limit(batch)
+                                             .with_for_update(skip_locked=True)).all()
+                if not claimed:
                     break
+                after = (claimed[-1].due_on, claimed[-1].id)
+                ids = [row.id for row in claimed]
                 db.session.execute(update(PolicyLoan).where(PolicyLoan.id.in_(ids)).values(reminded_days=days)
                                    .execution_options(synchronize_session=False))
                 rows = db.session.execute(
@@ -500,83 +477,118 @@ ROLL_COLUMNS = (PolicyLoan.id, PolicyLoan.policy_id, PolicyLoan.outstanding_prin
                 PolicyLoan.account_name, PolicyLoan.account_no_masked)
 
 
-def _roll_batch(today, term, rates, actor, batch, only=None):
-    """Roll over up to `batch` due active loans in the caller's transaction, set-based: the loans are
-    claimed FOR UPDATE SKIP LOCKED (a concurrent run takes others, and a loan it rolled over is no longer
-    ACTIVE when this one reads it), then one executemany INSERT of the closing ROLLOVER rows, one UPDATE
-    of the old loans (ROLLED_OVER, nothing owed, interest counted to the day), one executemany INSERT of
-    the new loans, one INSERT ... SELECT of their opening ROLLOVER rows, and the customers' SMS
-    (LOAN_ROLLED_OVER) queued with one INSERT, sent after the commit. The figures are the ones append()
-    and replay() make of the same rows (the loan's stored columns are what its ledger says).
-    Returns how many loans rolled over."""
+def _owed_interest(loan, day):
+    """Unpaid interest of `loan` (ROLL_COLUMNS) counted to `day`, as append() counts it."""
+    return to_money(loan.interest_carried or 0) + (
+        interest(loan.outstanding_principal, loan.annual_rate, loan.interest_paid_to, day)
+        if loan.interest_paid_to else ZERO)
+
+
+def _carry_over(loans, kind, prefix, base_day, successor, actor):
+    """Close `loans` (ROLL_COLUMNS, locked by the caller) into one ACTIVE successor each, set-based, in the
+    caller's transaction: the day of each is max(base_day, interest counted to) (base_day: a column or a
+    day); one executemany INSERT of the closing `kind` rows ("<prefix>-out:<id>": interest counted to the
+    day, principal and interest moved out), one UPDATE of the old loans (ROLLED_OVER, nothing owed), one
+    executemany INSERT of the successors (rolled_from_id; `successor(loan, day, principal, owed_interest)`
+    gives their rate, due date, principal and carried interest) and one INSERT ... SELECT of their opening
+    rows ("<prefix>-in:<id>": what they carry). The figures are what append() and replay() make of the
+    same rows. Returns {old loan id: (day, principal, owed interest, successor values)}."""
     from sqlalchemy import case, cast, insert, literal, String, update
 
-    from app.models.customer import Customer
-    from app.models.policy import Policy
-    from app.services import sms
-
-    due = [PolicyLoan.status == "ACTIVE", PolicyLoan.due_on <= today]
-    if only is not None:
-        due.append(PolicyLoan.id == only)
-    loans = db.session.execute(select(*ROLL_COLUMNS).where(*due).order_by(PolicyLoan.id).limit(batch)
-                               .with_for_update(skip_locked=True)).all()
-    if not loans:
-        return 0
     now, actor = clock.now(), (actor or "")[:64] or None
-    out_rows, new_loans, notices = [], [], {}
+    table = PolicyLoan.__table__
+    out_rows, new_loans, done = [], [], {}
     for loan in loans:
-        # the due date; a late job after a repayment recorded past it rolls over from that repayment's day
-        day = max(loan.due_on, loan.interest_paid_to or loan.due_on)
-        principal = to_money(loan.outstanding_principal)
-        owed_interest = to_money(loan.interest_carried or 0) + (
-            interest(principal, loan.annual_rate, loan.interest_paid_to, day) if loan.interest_paid_to else ZERO)
-        if day not in rates:
-            rates[day] = rate_on(day)[0]
-        total = principal + owed_interest
-        out_rows.append(dict(loan_id=loan.id, kind="ROLLOVER", event_key=f"rollover-out:{loan.id}", on_day=day,
-                             principal_delta=-principal, interest_delta=-owed_interest, amount=total,
-                             principal_after=ZERO, interest_carried_after=ZERO, interest_paid_to_after=day,
-                             actor=actor, created_at=now))
-        due_on = due_date(day, term)
-        new_loans.append(dict(policy_id=loan.policy_id, principal=total, stamp_duty=ZERO, credited_amount=ZERO,
-                              annual_rate=rates[day], outstanding_principal=total, interest_paid_to=day,
-                              interest_carried=ZERO, status="ACTIVE", disbursed_on=day, due_on=due_on,
-                              rolled_from_id=loan.id, bank_name=loan.bank_name, account_name=loan.account_name,
-                              account_no_masked=loan.account_no_masked, created_at=now, updated_at=now))
-        notices[loan.id] = {"day": day.isoformat(), "interest": f"{owed_interest:.2f}", "amount": f"{total:.2f}",
-                            "rate": f"{Decimal(rates[day]) * 100:.2f}%", "due": due_on.isoformat()}
-    ids = [loan.id for loan in loans]
+        start = loan.due_on if base_day is table.c.due_on else base_day
+        day = max(start, loan.interest_paid_to or start)
+        principal, owed_interest = to_money(loan.outstanding_principal), _owed_interest(loan, day)
+        out_rows.append(dict(loan_id=loan.id, kind=kind, event_key=f"{prefix}-out:{loan.id}", on_day=day,
+                             principal_delta=-principal, interest_delta=-owed_interest,
+                             amount=principal + owed_interest, principal_after=ZERO, interest_carried_after=ZERO,
+                             interest_paid_to_after=day, actor=actor, created_at=now))
+        values = dict(policy_id=loan.policy_id, stamp_duty=ZERO, credited_amount=ZERO, interest_paid_to=day,
+                      status="ACTIVE", disbursed_on=day, rolled_from_id=loan.id, bank_name=loan.bank_name,
+                      account_name=loan.account_name, account_no_masked=loan.account_no_masked, created_at=now,
+                      updated_at=now, **successor(loan, day, principal, owed_interest))
+        new_loans.append(values)
+        done[loan.id] = (day, principal, owed_interest, values)
+    if not done:
+        return done
+    ids = list(done)
     try:
         with db.session.begin_nested():
             db.session.execute(insert(LoanLedgerEntry.__table__), out_rows)
-    except IntegrityError:  # a rollover-out row of one of them exists: another run got there (never with the lock)
+    except IntegrityError:  # a closing row of one of them exists: another run got there (never under the lock)
         raise DomainError("ledger_event_recorded") from None
-    table = PolicyLoan.__table__
+    base = base_day if base_day is table.c.due_on else literal(base_day)
     db.session.execute(
         update(table).where(table.c.id.in_(ids), table.c.status == "ACTIVE")
         .values(status="ROLLED_OVER", outstanding_principal=ZERO, interest_carried=ZERO, updated_at=now,
-                interest_paid_to=case((table.c.interest_paid_to > table.c.due_on, table.c.interest_paid_to),
-                                      else_=table.c.due_on)))
+                interest_paid_to=case((table.c.interest_paid_to > base, table.c.interest_paid_to), else_=base)))
     db.session.execute(insert(table), new_loans)
     new = table.alias("new")
     db.session.execute(insert(LoanLedgerEntry.__table__).from_select(
         ["loan_id", "kind", "event_key", "on_day", "principal_delta", "interest_delta", "amount", "principal_after",
          "interest_carried_after", "interest_paid_to_after", "actor", "created_at"],
-        select(new.c.id, literal("ROLLOVER"), literal("rollover-in:") + cast(new.c.rolled_from_id, String),
-               new.c.disbursed_on, new.c.principal, literal(ZERO), new.c.principal, new.c.principal, literal(ZERO),
-               new.c.disbursed_on, literal(actor, String), literal(now))
+        select(new.c.id, literal(kind), literal(f"{prefix}-in:") + cast(new.c.rolled_from_id, String),
+               new.c.disbursed_on, new.c.outstanding_principal, new.c.interest_carried,
+               new.c.outstanding_principal + new.c.interest_carried, new.c.outstanding_principal,
+               new.c.interest_carried, new.c.disbursed_on, literal(actor, String), literal(now))
         .where(new.c.rolled_from_id.in_(ids))))
-    holders = db.session.execute(
-        select(PolicyLoan.id, Policy.policy_no, Customer.id, Customer.name, Customer.mobile)
-        .join(Policy, Policy.id == PolicyLoan.policy_id).join(Customer, Customer.id == Policy.holder_id)
-        .where(PolicyLoan.id.in_(ids))).all()
-    items = [{"phone": mobile, "customer_id": customer_id,
-              "params": {"name": name, "no": policy_no, **notices[loan_id]}}
-             for loan_id, policy_no, customer_id, name, mobile in holders if mobile]
+    return done
+
+
+def _holders(policy_ids):
+    """{policy_id: (policy_no, customer id, name, mobile)} of these policies' holders, one query."""
+    from app.models.customer import Customer
+    from app.models.policy import Policy
+
+    return {pid: rest for pid, *rest in db.session.execute(
+        select(Policy.id, Policy.policy_no, Customer.id, Customer.name, Customer.mobile)
+        .join(Customer, Customer.id == Policy.holder_id).where(Policy.id.in_(set(policy_ids))))}
+
+
+def _queue_notices(template_code, items):
+    """Queue the customers' SMS with one INSERT in this transaction, sent after the commit; a template
+    switched off in the admin is logged and does not stop the job."""
+    from app.services import sms
+
     try:
-        sms.send_after_commit(sms.queue_many(SMS_ROLLED_OVER, items, purpose=SMS_ROLLED_OVER))
-    except DomainError as exc:  # a template switched off: the job goes on, the log says so
-        log.error("loan roll-over notices (%s loans) not queued: %s", len(items), exc.key)
+        sms.send_after_commit(sms.queue_many(template_code, items, purpose=template_code))
+    except DomainError as exc:
+        log.error("loan SMS %s (%s) not queued: %s", template_code, len(items), exc.key)
+
+
+def _roll_batch(today, term, rates, actor, batch, only=None):
+    """Roll over up to `batch` due active loans in the caller's transaction, set-based: the loans are
+    claimed FOR UPDATE SKIP LOCKED (a concurrent run takes others, and a loan it rolled over is no longer
+    ACTIVE when this one reads it) and carried over into new loans (_carry_over: the ROLLOVER rows, one
+    UPDATE, the new loans at the rate in force on the day, due a term later), and the customers' SMS
+    (LOAN_ROLLED_OVER) queued with one INSERT, sent after the commit. Returns how many rolled over."""
+    due = [PolicyLoan.status == "ACTIVE", PolicyLoan.due_on <= today]
+    if only is not None:
+        due.append(PolicyLoan.id == only)
+    loans = db.session.execute(select(*ROLL_COLUMNS).where(*due).order_by(PolicyLoan.id).limit(batch)
+                               .with_for_update(skip_locked=True)).all()
+
+    def successor(loan, day, principal, owed_interest):
+        if day not in rates:
+            rates[day] = rate_on(day)[0]
+        total = principal + owed_interest
+        return dict(principal=total, annual_rate=rates[day], outstanding_principal=total, interest_carried=ZERO,
+                    due_on=due_date(day, term))
+    done = _carry_over(loans, "ROLLOVER", "rollover", PolicyLoan.__table__.c.due_on, successor, actor)
+    holders = _holders(loan.policy_id for loan in loans)
+    items = []
+    for loan in loans:
+        (policy_no, customer_id, name, mobile), (day, _, owed_interest, new) = holders[loan.policy_id], done[loan.id]
+        if mobile:
+            items.append({"phone": mobile, "customer_id": customer_id, "params": {
+                "name": name, "no": policy_no, "day": day.isoformat(), "interest": f"{owed_interest:.2f}",
+                "amount": f"{new['principal']:.2f}", "rate": f"{Decimal(new['annual_rate']) * 100:.2f}%",
+                "due": new["due_on"].isoformat()}})
+    if items:
+        _queue_notices(SMS_ROLLED_OVER, items)
     return len(loans)
 
 
@@ -631,42 +643,34 @@ def _over_value(today, first, last):
     return {pid: total for pid, total in owed.items() if cash[pid] is not None and total >= to_money(cash[pid])}
 
 
-def _freeze(row, day, actor):
-    """A loan on a policy suspended on `day` stops accruing interest after that day.
+def _freeze(loans, today, actor):
+    """The loans of a policy suspended on `today` stop accruing interest after that day.
 
     Why: the suspension happens because the debt reached the cash value, the loan's only security; from
     then on the policy's cover is suspended, and at reinstatement or termination the debt is settled at
     most against that value, so interest counted past the suspension day would be a debt the policy can
     never carry (the company's practice: 中止后停止计息). A reinstatement (复效) pays the frozen debt.
 
-    How, in the ledger: a loan keeps one rate for all its rows, so the loan is closed with a SUSPENDED
-    row that counts its interest to `day` and moves principal and interest out (ROLLED_OVER, like a
+    How, in the ledger: a loan keeps one rate for all its rows, so each loan is closed with a SUSPENDED
+    row that counts its interest to the day and moves principal and interest out (ROLLED_OVER, like a
     roll-over), and an ACTIVE successor (rolled_from_id) opens with a SUSPENDED row carrying the same
     principal and the interest as unpaid interest, at rate 0 and with no due date: no interest, no
     reminder, no roll-over; a repayment still pays its interest first, then principal. The balance the
     customer and the operator see is unchanged on the day and stays so."""
-    principal = to_money(row.outstanding_principal)
-    owed_interest = to_money(row.interest_carried or 0) + (
-        interest(principal, row.annual_rate, row.interest_paid_to, day) if row.interest_paid_to else ZERO)
-    append(row, "SUSPENDED", f"suspended-out:{row.id}", day, principal_delta=-principal,
-           interest_delta=-owed_interest, amount=principal + owed_interest, actor=actor)
-    row.status = "ROLLED_OVER"
-    new = PolicyLoan(policy_id=row.policy_id, principal=principal, stamp_duty=ZERO, credited_amount=ZERO,
-                     annual_rate=ZERO, outstanding_principal=ZERO, interest_carried=ZERO, status="ACTIVE",
-                     disbursed_on=day, due_on=None, rolled_from_id=row.id, bank_name=row.bank_name,
-                     account_name=row.account_name, account_no_masked=row.account_no_masked)
-    db.session.add(new)
-    append(new, "SUSPENDED", f"suspended-in:{row.id}", day, principal_delta=principal, interest_delta=owed_interest,
-           amount=principal + owed_interest, actor=actor, rows=[])
-    return new
+    def successor(loan, day, principal, owed_interest):
+        return dict(principal=principal, annual_rate=ZERO, outstanding_principal=principal,
+                    interest_carried=owed_interest, due_on=None)
+    return _carry_over(loans, "SUSPENDED", "suspended", today, successor, actor)
 
 
-def suspend_over_value(today=None, batch=JOB_BATCH * 20, actor="job:loans.daily"):
+def suspend_over_value(today=None, batch=JOB_BATCH * 200, actor="job:loans.daily"):
     """A policy in force whose loans' principal plus interest to today reaches its cash value becomes
-    中止 (SUSPENDED; the policy's status is claimed by a conditional UPDATE), each active loan stops
-    accruing interest from that day (_freeze) and the policyholder gets the notice (art. 21: within 10
-    days). Read in policy-id ranges of `batch`, so all of a policy's loans are summed together. Returns
-    how many policies were suspended."""
+    中止 (SUSPENDED), its active loans stop accruing interest from that day (_freeze) and the policyholder
+    gets the notice (art. 21: within 10 days). Read in policy-id ranges of `batch` (all of a policy's loans
+    summed together, _over_value); the range's policies are claimed FOR UPDATE SKIP LOCKED and still IN_FORCE
+    (a concurrent run takes others; one held by someone else is caught up the next day), suspended with one
+    UPDATE, their loans frozen set-based and the notices queued with one INSERT. Returns how many
+    policies this run suspended."""
     from sqlalchemy import update
 
     from app.models.policy import Policy
@@ -680,28 +684,29 @@ def suspend_over_value(today=None, batch=JOB_BATCH * 20, actor="job:loans.daily"
             continue
 
         def one_batch():
-            done = 0
             with unit.work():
-                for policy_id in sorted(over):
-                    claimed = db.session.execute(update(Policy).where(Policy.id == policy_id,
-                                                                      Policy.status == "IN_FORCE")
-                                                 .values(status="SUSPENDED")
-                                                 .execution_options(synchronize_session=False)).rowcount
-                    if claimed != 1:
-                        continue  # another run suspended it
-                    policy = db.session.get(Policy, policy_id)
-                    db.session.refresh(policy)
-                    active = db.session.execute(select(PolicyLoan).where(
-                        PolicyLoan.policy_id == policy_id, PolicyLoan.status == "ACTIVE").order_by(PolicyLoan.id)
-                        .with_for_update()).scalars().all()
-                    for row in active:
-                        _freeze(row, max(today, row.interest_paid_to or today), actor)
-                    _notify(policy, SMS_SUSPENDED, {"amount": f"{over[policy_id]:.2f}",
-                                                    "cash_value": f"{to_money(policy.cash_value):.2f}"})
-                    done += 1
-            return done
-        # a concurrent roll-over holds the loans and asks for the policy (its new loan's key): a deadlock
-        # the database ends by rolling one back; this batch is then done again (its SMS were dropped)
+                claimed = db.session.execute(
+                    select(Policy.id, Policy.cash_value).where(Policy.id.in_(sorted(over)), Policy.status == "IN_FORCE")
+                    .order_by(Policy.id).with_for_update(skip_locked=True)).all()
+                if not claimed:
+                    return 0
+                ids = [pid for pid, _ in claimed]
+                db.session.execute(update(Policy).where(Policy.id.in_(ids), Policy.status == "IN_FORCE")
+                                   .values(status="SUSPENDED").execution_options(synchronize_session=False))
+                loans = db.session.execute(select(*ROLL_COLUMNS).where(
+                    PolicyLoan.policy_id.in_(ids), PolicyLoan.status == "ACTIVE").order_by(PolicyLoan.id)
+                    .with_for_update()).all()
+                _freeze(loans, today, actor)
+                holders = _holders(ids)
+                items = [{"phone": holders[pid][3], "customer_id": holders[pid][1],
+                          "params": {"name": holders[pid][2], "no": holders[pid][0], "amount": f"{over[pid]:.2f}",
+                                     "cash_value": f"{to_money(cash):.2f}"}}
+                         for pid, cash in claimed if pid in holders and holders[pid][3]]
+                if items:
+                    _queue_notices(SMS_SUSPENDED, items)
+                return len(ids)
+        # a concurrent roll-over holds loans and asks for their policy (its new loan's key): a deadlock the
+        # database ends by rolling one back; this batch is then done again (its SMS were dropped with it)
         suspended += unit.retry_on_lock(one_batch)
     return suspended
 
