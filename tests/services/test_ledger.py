@@ -590,3 +590,42 @@ def test_an_operator_records_a_failed_payment_on_the_loans_page(frozen, client):
     assert (failed.result, failed.payment_ref) == ("FAILED", "BANK-F")
     assert [e.kind for e in ledger.entries_of(loan_id)] == ["DISBURSED"]
     assert fresh(PolicyLoan, loan_id).outstanding_principal == D("10000.00")
+
+
+def test_reminders_in_batches_of_one_each_loan_once(templates):
+    ids = [pending_loan(number=f"SAR{n}") for n in range(3)]
+    for loan_id in ids:
+        disburse(loan_id)  # all due 2026-09-01
+    assert ledger.send_reminders(date(2026, 8, 3), batch=1) == 3
+    assert ledger.send_reminders(date(2026, 8, 3), batch=1) == 0
+    assert len(sms_of("LOAN_DUE_REMINDER")) == 3
+
+
+def test_two_suspension_runs_at_once_suspend_once_with_one_notice(app, seeded):
+    if db.engine.dialect.name != "mysql":
+        pytest.skip("SKIP LOCKED: MariaDB")
+    import threading
+
+    from app.models import Policy
+
+    with time_machine.travel(datetime(2026, 3, 2, 10), tick=False):
+        loan_id = pending_loan("42000.00")
+        disburse(loan_id)
+        results, start = [], threading.Barrier(2)
+
+        def one():
+            with app.app_context():
+                start.wait()
+                results.append(ledger.suspend_over_value(date(2026, 5, 27)))
+
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(results) == [0, 1]
+        db.session.rollback()
+        assert db.session.query(Policy).filter_by(policy_no=MA_YAN).one().status == "SUSPENDED"
+        assert db.session.query(PolicyLoan).filter_by(rolled_from_id=loan_id).count() == 1
+        assert len(sms_of("LOAN_SUSPENDED")) == 1
+        assert list(ledger.recompute()) == []
