@@ -53,6 +53,7 @@ READ_EVERYTHING = {
     "RevisitAnswerView": _LIST, "RevisitDashboardView": ("can_dashboard", "can_download"),
     "ReviewQueueView": _LIST,  # reads the queue; operators decide
     "ServicingApplicationView": _LIST, "PolicyLoanView": _LIST, "LoanRepaymentView": _LIST,
+    "AnnuityChangeView": _LIST, "BeneficiaryChangeView": _LIST,  # the changes made (issue 12)
     "LoanLedgerView": ("can_list", "can_show", "can_download"),  # the ledgers and the loans' xlsx
     "LoanRateView": ("can_list",),  # the declared rates; Admin declares
     "SmsMessageView": _LIST, "SmsTemplateView": _LIST,
@@ -61,7 +62,7 @@ READ_EVERYTHING = {
              "Revisits", "RevisitTasks", "Questionnaires", "QuestionnaireEditor", "RevisitLinks",
              "RevisitEvidence", "CallAttempts", "RevisitAnswers", "RevisitDashboard",
              "Servicing", "ReviewQueue", "Applications", "Loans", "Repayments", "LoanLedger", "LoanRates",
-             "Sms", "SmsMessages", "SmsTemplates", "System", "AuditEvents", "IdentityChecks", "Settings"),
+             "AnnuityChanges", "BeneficiaryChanges", "Sms", "SmsMessages", "SmsTemplates", "System", "AuditEvents", "IdentityChecks", "Settings"),
 }
 
 # role -> {view or menu name: permissions}
@@ -91,12 +92,13 @@ ROLE_PERMISSIONS = {
         "ReviewQueueView": ("can_list", "can_show", "can_approve", "can_reject"),  # services decide who
         "ServicingApplicationView": _LIST,
         "PolicyLoanView": _LIST, "LoanRepaymentView": _LIST,
+        "AnnuityChangeView": _LIST, "BeneficiaryChangeView": _LIST,
         # money in and out (the service checks); the loans' xlsx
         "LoanLedgerView": ("can_list", "can_show", "can_disburse", "can_repay", "can_download"),
         "SmsMessageView": _LIST,  # a message whose result is unknown is resent by a supervisor
         **_menus("PolicyAdmin", "Policies", "PolicyImport", "Customers", "Products", "Beneficiaries",
                  "Revisits", "RevisitTasks", "Questionnaires", "Servicing", "ReviewQueue", "Applications",
-                 "Loans", "Repayments", "LoanLedger", "Sms", "SmsMessages"),
+                 "Loans", "Repayments", "LoanLedger", "AnnuityChanges", "BeneficiaryChanges", "Sms", "SmsMessages"),
     },
     "Auditor": {**OWN_ACCOUNT, **READ_EVERYTHING},
     "Integration": {
