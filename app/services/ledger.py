@@ -463,11 +463,10 @@ def send_reminders(today=None, batch=JOB_BATCH * 4):
 
 def roll_over(loan_id, today=None, actor="job:loans.daily"):
     """On its due date an unpaid loan's interest joins its principal as a new loan at the rate then in
-    force (DOMAIN.md 4); roll_over_due for one loan. Returns the new loan, or None when the loan is no
-    longer active or not yet due (another run)."""
+    force (DOMAIN.md 4); roll_over_due for one loan, in the caller's transaction. Returns the new loan, or
+    None when the loan is no longer active, not yet due or held by another run."""
     today = today or clock.today()
-    with unit.work():
-        done = _roll_batch(today, settings.get("LOAN_TERM_MONTHS"), {}, actor, 1, only=loan_id)
+    done = _roll_batch(today, settings.get("LOAN_TERM_MONTHS"), {}, actor, 1, only=loan_id)
     return db.session.execute(select(PolicyLoan).where(PolicyLoan.rolled_from_id == loan_id)).scalar_one_or_none() \
         if done else None
 

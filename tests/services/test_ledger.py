@@ -629,3 +629,15 @@ def test_two_suspension_runs_at_once_suspend_once_with_one_notice(app, seeded):
         assert db.session.query(PolicyLoan).filter_by(rolled_from_id=loan_id).count() == 1
         assert len(sms_of("LOAN_SUSPENDED")) == 1
         assert list(ledger.recompute()) == []
+
+
+def test_one_loan_rolled_over_by_itself(templates):
+    loan_id = pending_loan()
+    disburse(loan_id)
+    templates.move_to(datetime(2026, 9, 1, 1))
+    with unit.work():
+        assert ledger.roll_over(loan_id, date(2026, 8, 31)) is None
+        new = ledger.roll_over(loan_id, date(2026, 9, 1))
+    assert new.principal == D("10252.05") and ledger.roll_over(loan_id, date(2026, 9, 1)) is None
+    db.session.rollback()
+    assert list(ledger.recompute()) == []
