@@ -71,6 +71,21 @@ class PortalModelView(ModelView):
         super().__init__(*args, **kwargs)
         for column in set(self.list_columns) | set(self.show_columns):
             self.formatters_columns.setdefault(column, _blank_if_none)
+        for form in (self.search_form, self.add_form, self.edit_form):
+            _name_the_empty_choice(form)
+
+
+def _name_the_empty_choice(form):
+    """Flask-AppBuilder's related-record selects offer an empty choice whose value is `__None`, which the
+    search box shows as its text: call it 请选择 instead."""
+    from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
+    from wtforms.fields.core import UnboundField
+
+    for name in dir(form or ()):
+        field = getattr(form, name, None)
+        if isinstance(field, UnboundField) and issubclass(field.field_class, (QuerySelectField,
+                                                                               QuerySelectMultipleField)):
+            field.kwargs["blank_text"] = _l("请选择")
 
 
 def code_list(mapping, empty=_l("全部")):
