@@ -341,3 +341,20 @@ def test_three_policies_change_all_or_none(verified, monkeypatch):
     assert db.session.get(ServicingApplication, application.id).status == "COMPLETED"
     for number in MA_YAN_POLICIES:
         assert [row[3] for row in current(number)] == [2, 2]
+
+
+def test_only_the_kinds_that_differ_change_and_an_unchanged_list_is_refused(verified):
+    ma = customer("C0003")
+    unchanged = {"DEATH": beneficiary.current_rows([policy(MA_YAN_POLICIES[0])], "DEATH"),
+                 "SURVIVAL": beneficiary.current_rows([policy(MA_YAN_POLICIES[0])], "SURVIVAL")}
+    assert refusal(beneficiary.check_change, ma.id, [policy(MA_YAN_POLICIES[0]).id], unchanged).key \
+        == "beneficiary_unchanged"
+    survival = dict(unchanged, SURVIVAL=[person("马妍", date(1986, 11, 29), female=True, relationship="SELF",
+                                                share="50", id_number=customer("C0003").id_number),
+                                         person("王二", date(2010, 6, 1), female=True, relationship="CHILD",
+                                                share="50")])
+    application = apply("C0003", MA_YAN_POLICIES[:1], survival)
+    assert application.status == "COMPLETED"
+    assert [row["label"] for row in beneficiary.changes(application)] == ["生存受益人"]
+    assert current(MA_YAN_POLICIES[0], "SURVIVAL") == [("王二", 1, Decimal("50.00"), 2), ("马妍", 1, Decimal("50.00"), 2)]
+    assert current(MA_YAN_POLICIES[0]) == [("马配偶", 1, Decimal("100.00"), 1)]  # death list as it was
