@@ -1,6 +1,6 @@
 """The letter revisit (信函回访): a printable PDF with the questions and a reply slip.
 
-Written with reportlab's built-in CID font STSong-Light (services/pdf.py), so Chinese prints without font files.
+Written with the CJK font of services/pdf.py (embedded WenQuanYi Micro Hei, else the CID font STSong-Light).
 """
 import io
 

@@ -1,8 +1,12 @@
 """What the portal's PDFs share (the letter revisit, services/letters.py; the endorsement slip,
 services/slip.py): the insurer's name, the CJK font and the paragraph styles, escaped text, a grid table.
 
-The font is reportlab's built-in CID font STSong-Light (Adobe-GB1), so Chinese prints without font files.
+The font is embedded (a subset of WenQuanYi Micro Hei, a TrueType CJK font from Debian's
+fonts-wqy-microhei, which `make test` installs): the PDF prints the same on any reader, as a record must.
+Where the font file is missing (a first `make run` without it) reportlab's built-in CID font STSong-Light
+(Adobe-GB1) is used instead, which the PDF reader supplies.
 """
+import os
 from xml.sax.saxutils import escape
 
 from flask import current_app, has_app_context
@@ -10,9 +14,11 @@ from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, Table, TableStyle
 
-FONT = "STSong-Light"
+EMBEDDED_FONT, EMBEDDED_FONT_FILES = "WenQuanYiMicroHei", ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",)
+FALLBACK_FONT = "STSong-Light"
 COMPANY = "爱心人寿保险股份有限公司"
 
 
@@ -22,9 +28,17 @@ def company():
 
 
 def font():
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
+    """The registered name of the CJK font: the embedded one when its file is there, else the CID font."""
+    registered = pdfmetrics.getRegisteredFontNames()
+    for name in (EMBEDDED_FONT, FALLBACK_FONT):
+        if name in registered:
+            return name
+    for path in EMBEDDED_FONT_FILES:
+        if os.path.exists(path):
+            pdfmetrics.registerFont(TTFont(EMBEDDED_FONT, path, subfontIndex=0))
+            return EMBEDDED_FONT
+    pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK_FONT))
+    return FALLBACK_FONT
 
 
 def styles():

@@ -1,7 +1,5 @@
 """The phone revisit rules on MariaDB: queue order, claims, lapsed reservations, callbacks,
 the attempt cap on different days, the letter hand-over, problem cases, audit events."""
-import re
-import zlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -184,23 +182,12 @@ def test_attempts_are_capped_on_different_days_then_a_letter_is_due(seeded):
 
 
 def _pdf_text(pdf):
-    """The text shown by every content stream: reportlab writes CID text as (UTF-16BE) Tj."""
-    import base64
+    """The text a reader extracts (pypdf maps the embedded font's glyphs back to characters)."""
+    import io
 
-    text = []
-    for match in re.finditer(rb"stream\r?\n(.*?)endstream", pdf, re.S):
-        data = match.group(1)
-        for decode in (zlib.decompress, lambda d: zlib.decompress(base64.a85decode(d.strip().removesuffix(b"~>")))):
-            try:
-                data = decode(match.group(1))
-                break
-            except Exception:
-                continue
-        for literal in re.findall(rb"\(((?:\\.|[^\\)])*)\) Tj", data, re.S):
-            raw = re.sub(rb"\\([0-7]{1,3}|.)", lambda m: bytes([int(m.group(1), 8)])
-                         if m.group(1)[:1].isdigit() else m.group(1), literal)
-            text.append(raw.decode("utf-16-be", errors="replace"))
-    return "".join(text)
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 def test_a_letter_is_refused_before_the_phone_tries_ran_out(seeded):

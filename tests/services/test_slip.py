@@ -72,6 +72,12 @@ def test_a_loans_slip_holds_the_figures_the_code_and_the_hotline(frozen, app):
                   "2026-03-02", found.slip_code, app.config["HOTLINE"]):
         assert shown in text, shown
     assert "None" not in text
+    fonts = [font for page in PdfReader(io.BytesIO(slip.slip_pdf(found.id))).pages
+             for font in page["/Resources"]["/Font"].values()]
+    # the Chinese font travels inside the file (a record prints the same on any reader)
+    assert any("/FontFile2" in font.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+               if "/DescendantFonts" in font.get_object() else "/FontFile2" in
+               font.get_object().get("/FontDescriptor", {}) for font in fonts), fonts
 
 
 def test_a_repayments_slip_holds_the_split_and_the_principal_before_and_after(frozen):
