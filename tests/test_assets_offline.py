@@ -61,3 +61,5 @@ def test_the_user_statistics_chart_uses_echarts_served_by_the_portal(seeded, app
     html = client.get("/userstatschartview/chart/").get_data(as_text=True)
     assert f'src="{url}"' in html and "portal-chart" in html
     assert not GOOGLE.search(html) and not REMOTE.search(html)
+    buttons = re.findall(r"class=\"btn btn-sm btn-primary\">\s*(.*?)\s*</a>", html, re.S)
+    assert buttons == ["登录次数", "登录失败次数"], buttons  # FAB names them in English

@@ -131,7 +131,7 @@ def details(data):
     """(label, value) rows of an evidence's data or a verification's details."""
     if not isinstance(data, dict):
         return [] if data in (None, "", []) else [(_l("内容"), value(data))]
-    return [(DETAIL_KEYS.get(k, k), value(v, key=k)) for k, v in data.items()]
+    return [(DETAIL_KEYS.get(k, k), value(v, key=k)) for k, v in data.items() if v is not None and v != ""]
 
 
 def details_html(data):
