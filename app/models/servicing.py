@@ -36,7 +36,7 @@ REJECT_REASONS = {
 # the reasons only the system gives (the consent record decides them), never an operator's choice
 SYSTEM_REJECT_REASONS = ("CONSENT_LAPSED", "CONSENT_DECLINED")
 # what the insured is asked to consent to (Insurance Law art. 34), by application kind
-CONSENT_ACTIONS = {"POLICY_LOAN": _l("以保单办理保单贷款(质押)"), "BENEFICIARY": _l("变更身故受益人")}
+CONSENT_ACTIONS = {"POLICY_LOAN": _l("以保单办理保单贷款(质押)"), "BENEFICIARY": _l("变更受益人")}
 CONSENT_STATUSES = {"ASKED": _l("待确认"), "CONFIRMED": _l("已同意"), "DECLINED": _l("不同意"),
                     "LAPSED": _l("已逾期")}
 LOAN_STATUSES = {"PENDING": _l("待放款"), "ACTIVE": _l("未清偿"), "REPAID": _l("已清偿"), "ROLLED_OVER": _l("已转新贷")}

@@ -24,8 +24,8 @@ from app.extensions import db
 from app.models.customer import ID_TYPES
 from app.models.policy import BENEFICIARY_KINDS, RELATIONSHIPS, Beneficiary, Policy
 from app.models.servicing import ApplicationPolicy, ServicingApplication
-from app.services import account, clock, codes, errors, privacy
-from app.services.errors import E, DomainError
+from app.services import account, clock, codes, privacy
+from app.services.errors import DomainError
 from app.services.intake.fields import _person
 from app.services.servicing import application as servicing
 from app.services.servicing import states
@@ -42,30 +42,6 @@ ADULT_AGE = 18  # 民法典 art. 17
 GUARDIANS = ("PARENT", "GUARDIAN")
 RELATIVES = tuple(key for key in RELATIONSHIPS if key != "OTHER")
 
-# This item's messages, added to the one map (services/errors.py) on import.
-MESSAGES = {
-    "beneficiary_shares_total": E(_l("同一顺序的受益比例相加需为100%%(%(kind)s%(order)s合计%(total)s%%)")),
-    "beneficiary_share_bad": E(_l("%(who)s:受益比例须为大于0且不超过100的数,最多两位小数")),
-    "beneficiary_share_partly": E(_l("%(kind)s%(order)s:请填写每一位受益人的受益比例,或全部留空平均分配")),
-    "beneficiary_row": E(_l("%(who)s:%(problem)s")),
-    "beneficiary_none": E(_l("请至少填写一位%(kind)s")),
-    "beneficiary_too_many": E(_l("%(kind)s最多%(count)s位")),
-    "beneficiary_id_expired": E(_l("%(who)s:证件已过有效期(%(until)s),请使用有效证件")),
-    "beneficiary_id_validity": E(_l("%(who)s:请选择证件有效期为长期,或填写证件有效期至")),
-    "beneficiary_order_bad": E(_l("%(who)s:请选择受益顺序")),
-    "beneficiary_relationship_bad": E(_l("%(who)s:请选择与被保险人关系")),
-    "beneficiary_not_relative": E(_l("%(who)s:受益人须为被保险人本人或被保险人的亲属,不能指定与被保险人关系为"
-                                      "“其他”的人")),
-    "beneficiary_self_mismatch": E(_l("%(who)s:与被保险人关系为本人时,须为保单%(policy_no)s的被保险人%(insured)s本人")),
-    "beneficiary_minor": E(_l("被保险人%(insured)s未满18周岁,投保人不是其监护人,受益人只能指定为被保险人的监护人"
-                              "(与被保险人关系为父母或监护人);%(who)s不符")),
-    "beneficiary_no_policy": E(_l("请选择需要变更受益人的保单")),
-    "beneficiary_policy_refused": E(_l("保单%(policy_no)s暂不能变更受益人:%(reason)s"), 409),
-    "beneficiary_survival_fixed": E(_l("所选保单中有产品不允许变更生存受益人")),
-    "beneficiary_unchanged": E(_l("受益人未作修改,无需提交")),
-    "beneficiary_not_confirmed": E(_l("请确认不再添加其他受益人")),
-}
-errors.MESSAGES.update(MESSAGES)
 
 
 
