@@ -59,6 +59,9 @@ _FALLBACK_FIELDS = {"id": _l("编号"), "created_at": _l("创建时间"), "updat
                     "status": _l("状态"), "count": _l("数量"), "ids": _l("编号")}
 
 
+LIST_LIMIT = 20  # a bulk job's ids: the first ones and how many
+
+
 def _views_by_table():
     """{table name: the back-office ModelView of its model} from the registered views."""
     views = {}
@@ -101,7 +104,8 @@ def value(v, mapping=None, key=None):
     if isinstance(v, list):
         if key == "reasons":
             return ";".join(str(_reason(item)) for item in v)
-        return "、".join(value(item, mapping) for item in v)
+        shown = "、".join(value(item, mapping) for item in v[:LIST_LIMIT])
+        return shown if len(v) <= LIST_LIMIT else str(_l("%(items)s 等 %(count)s 项", items=shown, count=len(v)))
     if isinstance(v, dict):
         return ";".join(f"{DETAIL_KEYS.get(k, k)}:{value(item, key=k)}" for k, item in v.items())
     if key == "error" and isinstance(v, str):

@@ -40,6 +40,15 @@ class AuditEventView(PortalModelView):
                                     show_before=event.before is not None, show_after=event.after is not None)
 
 
+def _customer(customer_id):
+    """The customer by name, as the 客户 pages show them."""
+    from app.extensions import db
+    from app.models.customer import Customer
+
+    customer = db.session.get(Customer, customer_id) if customer_id is not None else None
+    return f"{customer.name}(#{customer_id})" if customer is not None else (customer_id or "")
+
+
 class IdentityVerificationView(PortalModelView):
     entity_label = _l("身份核验记录")
     datamodel = datamodel(IdentityVerification)
@@ -50,7 +59,7 @@ class IdentityVerificationView(PortalModelView):
                      "created_at": _l("时间"), "completed_at": _l("完成时间"), "ip": _l("IP"),
                      "user_agent": _l("设备"), "link_id": _l("回访链接"), "link": _l("回访链接")}
     choices = {"kind": VERIFICATION_KINDS, "status": VERIFICATION_STATUSES, "purpose": labels.VERIFICATION_PURPOSES}
-    formatters_columns = {"details": details_column, "user_agent": device_column,
+    formatters_columns = {"details": details_column, "user_agent": device_column, "customer_id": _customer,
                           "distance": lambda v: "" if v is None else f"{v:.4f}"}
     show_columns = ["created_at", "completed_at", "customer_id", "kind", "purpose", "status", "distance",
                     "challenge_digits", "details", "evidence_path", "ip", "user_agent"]
