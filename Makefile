@@ -18,6 +18,8 @@ $(BIN)/.installed: requirements.txt
 
 # ECharts and any other browser library the portal serves itself (package.json, pinned in package-lock.json)
 node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "installing: nodejs npm"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q nodejs npm; }
 	npm ci --omit=dev --no-audit --no-fund
 
 install: $(BIN)/.installed node_modules/.package-lock.json
