@@ -15,3 +15,12 @@ def mask_mobile(value):
         return "" if value is None else value
     value = str(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "*" * len(value)
+
+
+def mask_name(value):
+    """A person's name keeps its first character (王**, 李*); where the customer or staff only need to
+    recognise whom a row is about (a policy's beneficiaries)."""
+    if not value:
+        return "" if value is None else value
+    value = str(value).strip()
+    return value[:1] + "*" * max(len(value) - 1, 1)

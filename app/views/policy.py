@@ -19,7 +19,7 @@ from app.models.product import ANNUITY_METHODS, PRODUCT_KINDS, Product
 from app.services import policy as policies, unit
 from app.services import settings as business_settings
 from app.services.errors import DomainError
-from app.services.privacy import mask_id_number, mask_mobile
+from app.services.privacy import mask_id_number, mask_mobile, mask_name
 from app.views.base import READ_ONLY, PortalModelView, _l, datamodel
 
 CUSTOMER_LABELS = {
@@ -38,7 +38,24 @@ POLICY_LABELS = {
     "sum_assured": _l("保额(元)"), "cash_value": _l("现金价值(元)"),
     "cash_value_date": _l("现金价值日期"), "annuity_method": _l("年金领取方式"),
     "universal_account_no": _l("万能账户"), "created_at": _l("创建时间"), "updated_at": _l("更新时间"),
+    "beneficiaries": _l("受益人"), "annuity_method_from": _l("年金领取方式适用日"),
+    "holder_relationship": _l("投保人与被保险人关系"), "claim_reported_at": _l("出险报案时间"),
 }
+
+
+def beneficiaries_text(people):
+    """The current beneficiaries as a person reads them, by kind: 身故受益人:王* 100.00%;生存受益人:王* 100.00%
+    (names masked by the one rule; every version is on the policy's page)."""
+    current = [person for person in people or () if person.superseded_at is None]
+    if not current:
+        return _("未指定")
+    parts = []
+    for kind, label in BENEFICIARY_KINDS.items():
+        rows = sorted((p for p in current if p.kind == kind), key=lambda p: (p.order, p.id))
+        if rows:
+            parts.append("%s:%s" % (label, "、".join(
+                f"{_('法定继承人') if p.is_legal_heirs else mask_name(p.name)} {p.share:.2f}%" for p in rows)))
+    return ";".join(parts)
 
 
 class CustomerView(PortalModelView):
@@ -209,7 +226,15 @@ class PolicyView(PortalModelView):
     choices = {"status": POLICY_STATUSES, "channel": CHANNELS, "payment_mode": PAYMENT_MODES,
                "payment_frequency": {"": "", **PAYMENT_FREQUENCIES},
                "annuity_method": {"": "", **ANNUITY_METHODS}}
-    list_columns = ["policy_no", "product", "holder", "insured", "issue_date", "status", "premium", "channel"]
+    list_columns = ["policy_no", "product", "holder", "insured", "issue_date", "status", "premium", "channel",
+                    "beneficiaries"]
+    show_columns = ["policy_no", "product", "holder", "insured", "holder_relationship", "issue_date",
+                    "receipt_signed_date", "effective_date", "status", "channel", "premium", "payment_mode",
+                    "payment_frequency", "payment_years", "next_due_date", "sum_assured", "cash_value",
+                    "cash_value_date", "annuity_method", "annuity_method_from", "universal_account_no",
+                    "claim_reported_at", "beneficiaries", "created_at", "updated_at"]
+    formatters_columns = {"beneficiaries": beneficiaries_text,
+                          "holder_relationship": lambda v: RELATIONSHIPS.get(v, v) if v else ""}
     search_columns = ["policy_no", "product", "status", "channel", "issue_date", "payment_mode"]
     # policies come from the core system (API / file import), never typed in by hand
     base_permissions = {"can_list", "can_show", "can_edit"}

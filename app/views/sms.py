@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms.validators import ValidationError
 
+from app.extensions import db
 from app.models.sms import SMS_STATUSES, SmsMessage, SmsTemplate
 from app.services import sms, unit
 from app.services.errors import DomainError
@@ -22,6 +23,24 @@ CODE_HINTS = {
     "isv.TEMPLATE_MISSING_PARAMETERS": _l("模板参数与阿里云报备模板不符"),
     "isv.AMOUNT_NOT_ENOUGH": _l("短信账户余额不足"),
 }
+
+
+# what a message is for: its own purposes, else the template code it was sent for (its template's name)
+SMS_PURPOSES = {"EREVISIT": _l("电子化回访邀请"), "EREVISIT_REMINDER": _l("电子化回访提醒"), "CODE": _l("验证码")}
+SMS_BACKENDS = {"outbox": _l("开发发件箱"), "aliyun": _l("阿里云短信")}
+
+
+def purpose_label(code):
+    if not code:
+        return ""
+    if code in SMS_PURPOSES:
+        return SMS_PURPOSES[code]
+    name = db.session.query(SmsTemplate.name).filter(SmsTemplate.code == code).scalar()
+    return name or code
+
+
+def backend_label(code):
+    return SMS_BACKENDS.get(code, code) if code else ""
 
 
 def provider_code_label(code):
@@ -93,7 +112,7 @@ class SmsMessageView(PortalModelView):
                      "receipt_code": _l("回执码"), "receipt_message": _l("回执信息"),
                      "created_at": _l("创建时间")}
     choices = {"status": SMS_STATUSES}
-    list_columns = ["created_at", "phone", "content", "status", "provider_code",
+    list_columns = ["created_at", "template", "phone", "content", "status", "provider_code",
                     "sent_at", "receipt_code", "receipt_at"]
     show_columns = ["template", "phone", "content", "purpose", "backend", "status", "provider_code",
                     "provider_message", "send_attempts", "next_attempt_at", "sent_at", "out_id",
@@ -102,7 +121,8 @@ class SmsMessageView(PortalModelView):
     search_columns = ["phone", "status", "purpose", "template", "provider_code", "receipt_code",
                       "created_at", "sent_at", "biz_id", "out_id"]
     formatters_columns = {"phone": mask_mobile, "provider_code": provider_code_label,
-                          "content": content_with_links}
+                          "content": content_with_links, "purpose": purpose_label, "backend": backend_label,
+                          "template": lambda template: template.name if template is not None else ""}
     base_order = ("created_at", "desc")
 
     @expose("/show/<pk>", methods=["GET"])
