@@ -641,3 +641,22 @@ def test_one_loan_rolled_over_by_itself(templates):
     assert new.principal == D("10252.05") and ledger.roll_over(loan_id, date(2026, 9, 1)) is None
     db.session.rollback()
     assert list(ledger.recompute()) == []
+
+
+def test_the_loans_page_refuses_an_unknown_payment_result_in_chinese(frozen, client):
+    import re
+
+    from tests.conftest import csrf_token, login
+
+    loan_id = pending_loan()
+    disburse(loan_id)
+    frozen.move_to(datetime(2026, 4, 1, 10))
+    login(client, "operator")
+    page = client.get(f"/loan-ledger/{loan_id}").get_data(as_text=True)
+    reply = client.post(f"/loan-ledger/{loan_id}/repayment", data={
+        "amount": "500", "paid_on": "2026-04-01", "payment_ref": "BANK-X", "result": "MAYBE",
+        "csrf_token": csrf_token(page)})
+    assert reply.status_code == 400
+    error = re.search(r'alert-danger" role="alert">([^<]*)<', reply.get_data(as_text=True)).group(1)
+    assert re.search(r"[\u4e00-\u9fff]", error), error
+    assert not ledger.repayments_of(loan_id)
