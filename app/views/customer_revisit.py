@@ -8,6 +8,8 @@ URL is that one and that the link's face check passed, so a session never reache
 from flask import (Blueprint, current_app, jsonify, make_response, redirect, render_template, request,
                    session, url_for)
 from flask_babel import gettext as _
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
 
 from app.extensions import db, limiter
 from app.forms.revisit import FacePhotoForm, questionnaire_form
@@ -23,6 +25,9 @@ bp = Blueprint("customer_revisit", __name__)
 SESSION_LINK = "revisit_link"  # link id, set after a passed face check for that link
 SESSION_FACE = "revisit_face"  # {"link": id, "verification": id} of the check this browser started
 SESSION_RESULTS = "revisit_results"  # {task id: status} of the questionnaires answered here
+# {task id: {"q_<question id>": "yes"/"no"}}: the answers chosen so far, kept on the server (the
+# session store) so that a reloaded questionnaire shows them again; dropped once submitted
+SESSION_DRAFTS = "revisit_drafts"
 
 # Evidence steps (DOMAIN.md 1: the trail of operations can be retrieved); the revisit service
 # records "answers_submitted" itself, with the answers.
@@ -86,8 +91,26 @@ def _expired(link):
     return revisit.link_state(link, clock.now()) == "EXPIRED"
 
 
-def _expired_page():
-    return render_template("h5/expired.html", hotline=current_app.config["HOTLINE"])
+def _expired_page(link):
+    """The e-revisit window has passed: the policies whose visit is not done go to the phone (named
+    here; the policy number in full only to the browser that passed this link's face check)."""
+    remaining = revisit.link_progress(link)["remaining"]
+    return render_template("h5/expired.html", hotline=current_app.config["HOTLINE"], remaining=remaining,
+                           full_numbers=_is_verified(link))
+
+
+def _finished_page():
+    return render_template("h5/closing.html", finished=True, hotline=current_app.config["HOTLINE"])
+
+
+def _closed_page(link):
+    """The page of a link that can no longer be answered: every visit done (at any time, the window
+    passed or not), else past its window; None while it may be answered."""
+    if revisit.link_progress(link)["finished"]:
+        return _finished_page()
+    if _expired(link):
+        return _expired_page(link)
+    return None
 
 
 def _is_verified(link):
@@ -100,7 +123,7 @@ def _verified_link(code):
     if link is None:
         return None, _invalid()
     if _expired(link):
-        return None, _expired_page()
+        return None, _closed_page(link)
     if not _is_verified(link):
         return None, redirect(url_for(".open_link", code=code))
     return link, None
@@ -133,8 +156,9 @@ def open_link(code):
     link = _load_link(code)
     if link is None:
         return _invalid()
-    if _expired(link):
-        return _expired_page()
+    closed = _closed_page(link)
+    if closed is not None:
+        return closed
     _evidence(link, STEP_LINK_OPENED)
     if _is_verified(link):
         return redirect(url_for(".pending_list", code=code))
@@ -160,7 +184,7 @@ def submit_face(code):
     if link is None:
         return _invalid()
     if _expired(link):
-        return _expired_page()
+        return _closed_page(link)
     if _too_many_tries(link):
         return _face_page(link, status=403)
     form = FacePhotoForm()
@@ -246,9 +270,45 @@ def pending_list(code):
         return response
     tasks = revisit.pending_tasks(link)
     _evidence(link, STEP_LIST_VIEWED, data={"task_ids": [t.id for t in tasks]})
+    progress = revisit.link_progress(link)
     if not tasks:
-        return render_template("h5/closing.html", hotline=current_app.config["HOTLINE"])
-    return render_template("h5/list.html", link=link, tasks=tasks, policy_statuses=POLICY_STATUSES)
+        return _closing(progress)
+    return render_template("h5/list.html", link=link, tasks=tasks, policy_statuses=POLICY_STATUSES,
+                           positions=_positions(progress), total=len(progress["tasks"]),
+                           done=len(progress["tasks"]) - len(tasks))
+
+
+def _closing(progress):
+    """The closing words; "您的回访已完成" above them when every visit of the link is done."""
+    return render_template("h5/closing.html", finished=progress["finished"], hotline=current_app.config["HOTLINE"])
+
+
+def _positions(progress):
+    """{task id: its place among the link's policies, from 1}: 第 x / n 份保单."""
+    return {task.id: index for index, task in enumerate(progress["tasks"], start=1)}
+
+
+def _draft(task, questions):
+    """The answers this browser chose for the task before a reload: {field name: "yes"/"no"}."""
+    names = {f"q_{q['question_id']}" for q in questions}
+    draft = (session.get(SESSION_DRAFTS) or {}).get(str(task.id)) or {}
+    return {name: value for name, value in draft.items() if name in names and value in ("yes", "no")}
+
+
+def _keep_draft(task, questions, values):
+    """Keep the chosen answers of the task's questions (unknown names and values are ignored)."""
+    names = {f"q_{q['question_id']}" for q in questions}
+    kept = {name: value for name, value in values.items() if name in names and value in ("yes", "no")}
+    drafts = dict(session.get(SESSION_DRAFTS) or {})
+    drafts[str(task.id)] = kept
+    session[SESSION_DRAFTS] = dict(list(drafts.items())[-10:])
+    return kept
+
+
+def _drop_draft(task):
+    drafts = dict(session.get(SESSION_DRAFTS) or {})
+    if drafts.pop(str(task.id), None) is not None:
+        session[SESSION_DRAFTS] = drafts
 
 
 def _own_task(link, task_id):
@@ -273,7 +333,8 @@ def questionnaire(code, task_id):
                                message=DomainError(key).message,
                                back_url=url_for(".pending_list", code=code)), 409
     questions = revisit.render_questions(task)
-    form = questionnaire_form(questions, task_id=str(task.id))
+    kept = _draft(task, questions) if request.method == "GET" else {}
+    form = questionnaire_form(questions, task_id=str(task.id), **kept)
     error = None
     status = 200
     if request.method == "GET":
@@ -283,6 +344,8 @@ def questionnaire(code, task_id):
     elif not form.validate_on_submit():
         error = _("页面已过期,请重新提交。") if form.csrf_token.errors else _("请回答全部问题后再提交。")
         status = 400
+        if not form.csrf_token.errors:
+            _keep_draft(task, questions, request.form.to_dict())
     else:
         try:
             with unit.work():
@@ -293,9 +356,34 @@ def questionnaire(code, task_id):
             results = dict(session.get(SESSION_RESULTS) or {})
             results[str(task.id)] = task.status
             session[SESSION_RESULTS] = results
+            _drop_draft(task)
             return redirect(url_for(".result", code=code, task_id=task.id))
-    return render_template("h5/questionnaire.html", link=link, task=task, form=form,
-                           questions=questions, error=error), status
+    progress = revisit.link_progress(link)
+    return render_template("h5/questionnaire.html", link=link, task=task, form=form, questions=questions,
+                           error=error, position=_positions(progress).get(task.id),
+                           total=len(progress["tasks"]),
+                           draft_url=url_for(".save_draft", code=code, task_id=task.id)), status
+
+
+@bp.route("/s/<code>/task/<int:task_id>/draft", methods=["POST"])
+@link_limit
+def save_draft(code, task_id):
+    """The questionnaire's answers so far (h5.js posts them on each choice): a reload shows them again.
+    JSON {"saved": count}; nothing is recorded as an answer until the questionnaire is submitted."""
+    link, response = _verified_link(code)
+    if response is not None:
+        return jsonify({"error": "not_allowed"}), 403
+    task = _own_task(link, task_id)
+    if task is None:
+        return jsonify({"error": "not_found"}), 404
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return jsonify({"error": "csrf"}), 400
+    if not revisit.can(task, "all_yes"):
+        return jsonify({"error": "closed"}), 409
+    kept = _keep_draft(task, revisit.render_questions(task), request.form.to_dict())
+    return jsonify({"saved": len(kept)})
 
 
 @bp.route("/s/<code>/task/<int:task_id>/result")
@@ -320,4 +408,4 @@ def after_result(code):
         return response
     if revisit.pending_tasks(link):
         return redirect(url_for(".pending_list", code=code))
-    return render_template("h5/closing.html", hotline=current_app.config["HOTLINE"])
+    return _closing(revisit.link_progress(link))

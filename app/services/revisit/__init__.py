@@ -15,14 +15,15 @@ from app.services.revisit.creation import (choose_template, create_task_for_poli
                                            erevisit_deadline, hesitation_deadline, open_task_counts)
 from app.services.revisit.expiry import EXPIRABLE, expire_due
 from app.services.revisit.invitations import issue_invitations, link_url, new_link_code, send_reminders
-from app.services.revisit.online import (choose_phone_visit, link_by_code, link_state, pending_tasks,
+from app.services.revisit.online import (choose_phone_visit, link_by_code, link_progress, link_state,
+                                         link_tasks, pending_tasks,
                                          record_evidence, submit_online_answers, task_for_link, trail)
 from app.services.revisit.questions import PLACEHOLDER, fill, policy_values, render_questions
 from app.services.revisit.states import OPEN as OPEN_STATUSES
 from app.services.revisit.states import TRANSITIONS, can, transition
 
 __all__ = ["create_task_for_policy", "create_tasks_for_policies", "render_questions", "issue_invitations",
-           "link_by_code", "link_state", "pending_tasks", "task_for_link", "submit_online_answers",
+           "link_by_code", "link_state", "link_tasks", "link_progress", "pending_tasks", "task_for_link", "submit_online_answers",
            "record_evidence", "choose_phone_visit", "expire_due", "send_reminders", "choose_template",
            "erevisit_deadline", "hesitation_deadline", "open_task_counts", "link_url", "new_link_code",
            "PLACEHOLDER", "fill", "policy_values", "OPEN_STATUSES", "EXPIRABLE", "TRANSITIONS", "can",

@@ -9,7 +9,7 @@ from app.models.sms import SmsMessage
 from app.services import clock
 from app.services.errors import DomainError
 from app.services.revisit.questions import render_questions
-from app.services.revisit.states import ANSWERED, can, target_of, transition
+from app.services.revisit.states import ANSWERED, CLOSED, can, target_of, transition
 
 ONLINE = target_of("invite")  # the link's tasks the customer may still answer
 
@@ -36,6 +36,25 @@ def pending_tasks(link, now=None):
             .filter(Policy.holder_id == link.customer_id, RevisitTask.status == ONLINE,
                     RevisitTask.erevisit_deadline > now)
             .order_by(Policy.issue_date, RevisitTask.id).all())
+
+
+def link_tasks(link, now=None):
+    """Every task the link speaks of, in the list's order: those it was sent for, and the customer's
+    tasks still open online (the list shows them too), with their policies loaded."""
+    now = now or clock.now()
+    still_online = (RevisitTask.status == ONLINE) & (RevisitTask.erevisit_deadline > now)
+    return (db.session.query(RevisitTask).join(Policy, RevisitTask.policy_id == Policy.id)
+            .filter(Policy.holder_id == link.customer_id, (RevisitTask.link_id == link.id) | still_online)
+            .order_by(Policy.issue_date, RevisitTask.id).all())
+
+
+def link_progress(link, now=None):
+    """Where the link's visits stand: {"tasks", "done", "remaining", "finished"}. done: the visits
+    completed (online or by phone); remaining: the others; finished: there were visits and all are done."""
+    tasks = link_tasks(link, now)
+    done = [t for t in tasks if t.status in CLOSED]
+    remaining = [t for t in tasks if t.status not in CLOSED]
+    return {"tasks": tasks, "done": done, "remaining": remaining, "finished": bool(tasks) and not remaining}
 
 
 def task_for_link(link, task_id):

@@ -1,10 +1,11 @@
 """人脸验证: the 4 digits to read aloud, the recorded video, the check's progress and outcome."""
-from flask import flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from app.extensions import db
 from app.forms.account import ChallengeForm, VideoForm
 from app.services import account, unit
+from app.services import settings as business_settings
 from app.views import face_check
 from app.services.errors import DomainError
 from app.views.account.base import (FACE_PURPOSES, SESSION_CHALLENGE, SESSION_VERIFICATION, _client,
@@ -132,7 +133,12 @@ def face_progress(verification_id):
     if verification.status == "PASSED":
         return redirect(_after_pass(verification))
     return render_template("account/face_failed.html", message=_failure_message(verification),
-                           purpose=verification.purpose), 200
+                           purpose=verification.purpose, tries_left=_tries_left(), hotline=current_app.config["HOTLINE"]), 200
+
+
+def _tries_left():
+    """How many more videos may be checked today (FACE_MAX_TRIES a day, as account.check_face_tries counts)."""
+    return max(0, business_settings.get("FACE_MAX_TRIES") - account.failed_videos_today(g.customer.id))
 
 
 @bp.route("/face/<int:verification_id>/status")
