@@ -1,9 +1,9 @@
 """The customer's account on the official-account pages (DOMAIN.md section 3).
 
 Who the visitor is: a verified mobile (signed in with mobile + SMS code) or a WeChat openid, and,
-once bound, the Customer. Binding ties that to a policyholder: an openid already on the Customer
-(policies bought on the official account) binds at once; otherwise name, ID type, ID number and
-the mobile (proven by a code) must all match one policyholder. Then a video liveness check
+once bound, the Customer. Binding ties that to a policyholder: an openid already on the Customer, or
+the 预留手机号 of a policyholder of a policy bought on the official account, binds at once; otherwise
+name, ID type, ID number and the mobile (proven by a code) must all match one policyholder. Then a video liveness check
 (app/services/identity.py) and a servicing password make the account 已认证 (VERIFIED).
 
 The views keep the ids in the Flask session; everything here takes plain values. Each operation
@@ -39,6 +39,7 @@ class SignIn:
     phone: str = None
     openid: str = None
     customer_id: int = None
+    face_next: bool = False  # an official-account customer not yet 已认证: the face check comes next
 
 
 # --- sign-in ----------------------------------------------------------------------------------
@@ -47,14 +48,28 @@ def _holders():
     return exists().where(Policy.holder_id == Customer.id)
 
 
+def _official_holders():
+    """A holder of a policy bought on the official account (Policy.channel OFFICIAL_ACCOUNT)."""
+    return exists().where(Policy.holder_id == Customer.id, Policy.channel == "OFFICIAL_ACCOUNT")
+
+
 def sign_in_with_mobile(phone, code):
     """A right code proves the mobile. A customer already 已认证 with this 预留手机号 is signed in
-    directly; anyone else gets a mobile-only session and binds a policy next (numbers are
-    recycled by the carriers, so the mobile alone never opens a customer's data)."""
+    directly. So is the policyholder of a policy bought on the official account (the seed: its
+    WeChat account is already bound to the customer number, so nothing is filled in and the face
+    check comes next), when this mobile is the 预留手机号 of exactly one policyholder. Anyone else gets
+    a mobile-only session and binds an offline policy next (numbers are recycled by the carriers,
+    so the mobile alone never opens an offline customer's data)."""
     phone = codes.verify(phone, "SIGN_IN", code)
     verified = db.session.query(Customer.id).filter(
         Customer.mobile == phone, Customer.auth_status == "VERIFIED", _holders()).all()
-    return SignIn(phone=phone, customer_id=verified[0].id if len(verified) == 1 else None)
+    if len(verified) == 1:
+        return SignIn(phone=phone, customer_id=verified[0].id)
+    holders = db.session.query(Customer.id, _official_holders().label("official")).filter(
+        Customer.mobile == phone, _holders()).all()
+    if len(holders) == 1 and holders[0].official:
+        return SignIn(phone=phone, customer_id=holders[0].id, face_next=True)
+    return SignIn(phone=phone)
 
 
 def sign_in_with_openid(openid):

@@ -36,7 +36,19 @@ def signin():
     except DomainError as error:
         return _signin_page(form, error.message, 400)
     _start_session(result)
+    if result.face_next and _face_tries_left(result.customer_id):
+        # bought on the official account: nothing to fill in, 账户认证 goes on with the face check
+        flash(_("您的保单在官微承保,无需填写个人信息,请直接进行人脸识别。"), "info")
+        return redirect(url_for(".face"))
     return redirect(_safe_next(request.values.get("next")))
+
+
+def _face_tries_left(customer_id):
+    try:
+        account.check_face_tries(customer_id)
+    except DomainError:
+        return False  # none left today: 个人中心 (the face page would only refuse)
+    return True
 
 
 @bp.route("/code", methods=["POST"])
