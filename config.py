@@ -71,11 +71,50 @@ CELERY = {
     "timezone": "Asia/Shanghai",
     "enable_utc": True,
     "broker_connection_retry_on_startup": True,
+    # Issue 14, item 1: with task_acks_late, a Redis restart while a task was in flight killed the worker
+    # for good ("Unrecoverable error: AttributeError('NoneType' object has no attribute 'hostname')").
+    # Cause (kombu 5.7.0, the newest release, so no version avoids it; the same path as kombu #582 and
+    # #970): on the connection loss Celery's consumer calls Connection.collect(), which drops the redis
+    # Channel's pools and sets transport.client to None; closing the task consumer's channel afterwards
+    # restores the unacknowledged messages (QoS.restore_unacked_once), which builds a new pool from
+    # transport.client.hostname. app/celery_redis.py's transport skips that local restore when the
+    # connection is gone: the messages stay in Redis's `unacked` hash, and every worker's poll loop
+    # requeues them once they are older than visibility_timeout (kombu's restore_visible), so nothing
+    # is lost and the worker reconnects. A task longer than visibility_timeout would be delivered twice:
+    # every task checks its row's state first (idempotent), and none runs near 30 minutes.
+    "broker_transport": "app.celery_redis:Transport" if (CELERY_BROKER_URL or "").startswith(
+        ("redis://", "rediss://")) else None,
+    "broker_transport_options": {
+        "visibility_timeout": _int("CELERY_VISIBILITY_TIMEOUT", 1800),
+        # a broker that stops answering is noticed in seconds, not at the kernel's TCP timeout
+        "socket_timeout": 5, "socket_connect_timeout": 2, "socket_keepalive": True,
+    },
+    # keep retrying the broker for ever (a supervisor restarts the process if it dies anyway)
+    "broker_connection_retry": True,
+    "broker_connection_max_retries": None,
+    # Celery 5.x default (False) leaves a late-acked task running after its connection is gone; its
+    # ack then goes nowhere and the message is redelivered anyway. Cancel it at once instead.
+    "worker_cancel_long_running_tasks_on_connection_loss": True,
 }
+# Health (app/views/health.py): the worker writes a heartbeat to Redis this often; /health/worker and
+# /health/beat answer 503 when the newest heartbeat, or beat's last tick, is older than the limit.
+WORKER_HEARTBEAT_SECONDS = _int("WORKER_HEARTBEAT_SECONDS", 15)
+WORKER_HEARTBEAT_MAX_AGE = _int("WORKER_HEARTBEAT_MAX_AGE", 120)
+BEAT_TICK_MAX_AGE = _int("BEAT_TICK_MAX_AGE", 180)
 
-# Rate limits (Flask-Limiter): shared in Redis when there is one.
+# Redis clients of the web process (rate limits, sessions): a Redis that is slow or gone costs a request
+# this long at most, then the rate limits count in the process's memory and sessions start empty.
+REDIS_SOCKET_TIMEOUT = float(_env("REDIS_SOCKET_TIMEOUT", "0.5"))
+
+# Rate limits (Flask-Limiter): shared in Redis when there is one (REDIS_URL, else the broker's Redis).
 RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
-RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", _env("REDIS_URL", "memory://"))
+RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", _env("REDIS_URL", CELERY_BROKER_URL or "memory://"))
+RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": REDIS_SOCKET_TIMEOUT,
+                             "socket_connect_timeout": REDIS_SOCKET_TIMEOUT}
+# Redis unreachable: count in this process's memory (Flask-Limiter logs the switch once and goes back
+# to Redis when it answers again) rather than refusing or failing the request
+RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+RATELIMIT_SWALLOW_ERRORS = True
 RATELIMIT_HEADERS_ENABLED = True
 AUTH_RATE_LIMITED = True
 AUTH_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per 5 minutes")  # per address, login page and API login

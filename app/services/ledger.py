@@ -3,7 +3,8 @@
 A loan's history is its ledger rows (disbursed, repayment, roll-over, suspension), only ever inserted;
 the loan's outstanding_principal, interest_paid_to and interest_carried are what replay() makes of
 them, and nothing else writes those columns: append() replays the loan's rows plus the new one and
-stores the result in the same transaction, and `flask servicing recompute-loans` (recompute()) replays
+stores the result in the same transaction (the daily job's roll-overs and suspensions do the same
+arithmetic set-based, _carry_over, from the stored figures those rows made), and `flask servicing recompute-loans` (recompute()) replays
 every loan again and reports where the stored figures differ, to the fen.
 
 Interest (DOMAIN.md 4: from the day the money arrives, simple, actual/365 on the unpaid principal) is
@@ -520,10 +521,13 @@ def _carry_over(loans, kind, prefix, base_day, successor, actor):
     except IntegrityError:  # a closing row of one of them exists: another run got there (never under the lock)
         raise DomainError("ledger_event_recorded") from None
     base = base_day if base_day is table.c.due_on else literal(base_day)
-    db.session.execute(
+    closed = db.session.execute(
         update(table).where(table.c.id.in_(ids), table.c.status == "ACTIVE")
         .values(status="ROLLED_OVER", outstanding_principal=ZERO, interest_carried=ZERO, updated_at=now,
-                interest_paid_to=case((table.c.interest_paid_to > base, table.c.interest_paid_to), else_=base)))
+                interest_paid_to=case((table.c.interest_paid_to > base, table.c.interest_paid_to), else_=base))
+    ).rowcount
+    if closed != len(ids):  # the caller's lock makes this impossible; if it ever is, nothing is kept
+        raise RuntimeError(f"carry-over closed {closed} of {len(ids)} loans")
     db.session.execute(insert(table), new_loans)
     new = table.alias("new")
     db.session.execute(insert(LoanLedgerEntry.__table__).from_select(

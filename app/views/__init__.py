@@ -71,6 +71,8 @@ def register_views(appbuilder):
     register_sms_report()
     from app.views.account import register_account  # the customer's official-account pages (/my/)
     register_account()
+    from app.views.health import register_health  # /health, /health/worker, /health/beat
+    register_health()
 
 
 def register_customer_pages():

@@ -269,12 +269,56 @@ def _domain_error(error):
                            base_template=appbuilder.base_template), status
 
 
+def _dependency_down(error):
+    """The database (or Redis) unreachable: 503 with Retry-After, never a 500 (issue 14, item 8)."""
+    from kombu.exceptions import OperationalError as BrokerDown
+    from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeout
+    from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+
+    if isinstance(error, (PoolTimeout, RedisConnectionError, RedisTimeout, BrokerDown)):
+        return True
+    # OperationalError (MariaDB gone, lost connection), a connection invalidated by a restart
+    return isinstance(error, DBAPIError) and (error.connection_invalidated or type(error).__name__ in (
+        "OperationalError", "InterfaceError"))
+
+
 def _unexpected(error):
-    """Flask has logged the exception already; the user gets a message, never a traceback."""
-    message = _("系统繁忙,请稍后再试。如需帮助请致电客服%(hotline)s。", hotline=current_app.config["HOTLINE"])
-    if _wants_json():
-        return jsonify(message=message), 500
-    return render_template("h5/message.html", title=_("系统繁忙"), message=message, status="error"), 500
+    """Flask has logged the exception already; the user gets a message, never a traceback. The API
+    answers JSON whatever happened, even when the message cannot be translated (no database)."""
+    original = getattr(error, "original_exception", None) or error
+    status = 503 if _dependency_down(original) else 500
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the database may be what is down
+        pass
+    try:
+        message = _("系统繁忙,请稍后再试。如需帮助请致电客服%(hotline)s。", hotline=current_app.config["HOTLINE"])
+        if _wants_json():
+            response = jsonify(message=message)
+        else:
+            response = current_app.make_response(
+                render_template("h5/message.html", title=_("系统繁忙"), message=message, status="error"))
+    except Exception:  # noqa: BLE001 - the answer must not fail in turn (Werkzeug's HTML page)
+        log.exception("the error page failed")
+        text = "系统繁忙,请稍后再试。"
+        response = jsonify(message=text) if request.path.startswith("/api/") else \
+            current_app.response_class(f"<!doctype html><meta charset=utf-8><p>{text}</p>", mimetype="text/html")
+    response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = "30"
+    return response
+
+
+def _any_exception(error):
+    """Under /api/ an exception no other handler takes (HTTP errors keep theirs) answers JSON too."""
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(error, HTTPException):
+        return error
+    if not request.path.startswith("/api/"):
+        raise error  # pages: Flask's own path (logged, then _unexpected; propagated under TESTING)
+    log.exception("unhandled exception on %s", request.path)
+    return _unexpected(error)
 
 
 def install(app):
@@ -289,3 +333,4 @@ def install(app):
     app.register_error_handler(RecursionError, _recursion)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(InternalServerError, _unexpected)
+    app.register_error_handler(Exception, _any_exception)
