@@ -7,6 +7,8 @@ import pytest
 from werkzeug.serving import make_server
 
 SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "test-output", "e2e")
+# every customer page at 390×844 in one folder, for a reviewer to look at them all at once (README)
+CUSTOMER_SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "test-output", "customer-pages")
 CHROMIUM = "/usr/bin/chromium"
 IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
              "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
@@ -51,3 +53,9 @@ def browser():
 def screenshot(page, name):
     os.makedirs(SHOTS, exist_ok=True)
     page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+
+
+def customer_screenshot(page, name):
+    """A customer page as the phone shows it (390×844, full page) into test-output/customer-pages/."""
+    os.makedirs(CUSTOMER_SHOTS, exist_ok=True)
+    page.screenshot(path=os.path.join(CUSTOMER_SHOTS, f"{name}.png"), full_page=True)
