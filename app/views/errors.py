@@ -309,6 +309,31 @@ def _unexpected(error):
     return response
 
 
+def _note_database_error(context):
+    """SQLAlchemy's handle_error event: remember on the request that the database failed, so that an
+    API answer Flask-AppBuilder made of it (its @safe turns any exception into 500 "Fatal error")
+    becomes the 503 it is."""
+    from flask import has_request_context
+
+    error = context.sqlalchemy_exception if context.sqlalchemy_exception is not None else context.original_exception
+    if has_request_context() and (context.is_disconnect or _dependency_down(error)
+                                  or context.connection is None):
+        g.dependency_down = True
+
+
+def _api_dependency_down(response):
+    if response.status_code == 500 and g.get("dependency_down") and request.path.startswith("/api/"):
+        try:
+            message = _("服务暂时繁忙,请稍后再试")
+        except Exception:  # noqa: BLE001
+            message = "服务暂时繁忙,请稍后再试"
+        answer = jsonify(message=message)
+        answer.status_code = 503
+        answer.headers["Retry-After"] = "30"
+        return answer
+    return response
+
+
 def _any_exception(error):
     """Under /api/ an exception no other handler takes (HTTP errors keep theirs) answers JSON too."""
     from werkzeug.exceptions import HTTPException
@@ -334,3 +359,9 @@ def install(app):
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(InternalServerError, _unexpected)
     app.register_error_handler(Exception, _any_exception)
+    app.after_request(_api_dependency_down)
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "handle_error", _note_database_error):
+        event.listen(Engine, "handle_error", _note_database_error)
