@@ -111,6 +111,7 @@ def test_questionnaire_shows_where_the_customer_is_and_keeps_answers_over_a_relo
     assert total >= 7
     assert f"第 1 / {total} 题" in html and f"第 {total} / {total} 题" in html
     assert f"已回答 0 / {total} 题" in html and "第 1 / 2 份保单" in html
+    assert f'id="topbar-back" href="/s/{code}/list"' in html  # ‹ 返回 without history: the list
     assert _checked(html) == {}
 
     # each choice is kept on the server (h5.js posts it); a reload shows the choices again
