@@ -585,7 +585,11 @@ def test_an_operator_records_a_failed_payment_on_the_loans_page(frozen, client):
         "amount": "500", "paid_on": "2026-04-01", "payment_ref": "BANK-F", "result": "FAILED",
         "csrf_token": csrf_token(page)}, follow_redirects=True)
     assert reply.status_code == 200, reply.get_data(as_text=True)
-    assert "已登记支付失败" in reply.get_data(as_text=True)
+    shown = reply.get_data(as_text=True)
+    assert "已登记支付失败" in shown
+    assert 'id="repay-result"' in shown  # the operator chooses the result on the page
+    results = shown.split('id="repayments"', 1)[1].split("</table>", 1)[0]
+    assert "BANK-F" in results and "支付失败,未记入台账" in results
     (failed,) = ledger.repayments_of(loan_id)
     assert (failed.result, failed.payment_ref) == ("FAILED", "BANK-F")
     assert [e.kind for e in ledger.entries_of(loan_id)] == ["DISBURSED"]
