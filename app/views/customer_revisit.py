@@ -370,6 +370,8 @@ def questionnaire(code, task_id):
 def save_draft(code, task_id):
     """The questionnaire's answers so far (h5.js posts them on each choice): a reload shows them again.
     JSON {"saved": count}; nothing is recorded as an answer until the questionnaire is submitted."""
+    if _load_link(code) is None:
+        return jsonify({"error": "not_found"}), 404  # a miss: it spends the guessing budget
     link, response = _verified_link(code)
     if response is not None:
         return jsonify({"error": "not_allowed"}), 403
