@@ -68,7 +68,7 @@ def test_sign_in_bind_video_password_and_see_verified(seeded, live_server, brows
     shot(page, "04-bound")
 
     page.click("#start-auth")  # 开始认证
-    page.wait_for_selector("text=请在光线充足环境下,确保正脸对准屏幕框")
+    page.wait_for_selector("text=请在安静且光线充足环境下,确保正脸对准屏幕框")
     shot(page, "05-face-intro")
     page.click("#next-btn")  # 下一步
     page.wait_for_url("**/my/face/record")

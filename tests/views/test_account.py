@@ -369,7 +369,7 @@ def bound_li_ming(client):
 
 def start_recording(client):
     intro = page(client.get("/my/face"))
-    assert "请在光线充足环境下,确保正脸对准屏幕框" in intro and "下一步" in intro
+    assert "请在安静且光线充足环境下,确保正脸对准屏幕框" in intro and "下一步" in intro
     record = client.post("/my/face/challenge", data={"csrf_token": csrf_token(intro), "purpose": "ACCOUNT_AUTH"},
                          follow_redirects=True)
     text = page(record)
