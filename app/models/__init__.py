@@ -10,5 +10,6 @@ from app.models.revisit import (CallAttempt, Question, QuestionnaireTemplate,  #
                                 RevisitAnswer, RevisitEvidence, RevisitLink, RevisitTask)
 from app.models.servicing import (ApplicationPolicy, Consent, LoanRepayment, PolicyLoan,  # noqa: F401
                                  ServicingApplication)
+from app.models.screen import KeyScreen  # noqa: F401
 from app.models.setting import Setting  # noqa: F401
 from app.models.sms import SmsMessage, SmsTemplate, VerificationCode  # noqa: F401
