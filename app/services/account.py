@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import exists, func
+from sqlalchemy import exists, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
@@ -137,6 +137,16 @@ def _record_bind_failure(phone, openid, id_type, id_number):
     db.session.commit()  # evidence and lockout count: kept although the binding is refused
 
 
+def _one_binding_at_a_time(mobile):
+    """Lock the policyholders with this mobile (the only rows a binding to it can reach) until the
+    attempt's failure is committed or the binding is: concurrent attempts on one mobile take turns,
+    and each one's failure count (READ COMMITTED) sees the failures before it, so a burst cannot all
+    pass bind_locked (issue 14 item 4). A mobile nobody holds locks nothing and can bind nobody."""
+    phone = normalize_mobile(mobile)
+    if phone:
+        db.session.execute(select(Customer.id).where(Customer.mobile == phone).with_for_update())
+
+
 def _locked_error():
     return DomainError("bind_locked", minutes=current_app.config["BIND_LOCK_MINUTES"])
 
@@ -159,6 +169,7 @@ def bind(name, id_type, id_number, mobile, code=None, signed_in_phone=None, open
     id_number = re.sub(r"\s", "", normalize_text(id_number)).upper()
     if id_type not in ID_TYPES:
         raise DomainError("id_type_unknown")
+    _one_binding_at_a_time(mobile)
     if bind_locked(phone=signed_in_phone, openid=openid, ip=ip):
         raise _locked_error()
     if signed_in_phone and normalize_mobile(mobile) == signed_in_phone:
@@ -277,8 +288,13 @@ def start_video_check(customer_id, video_bytes, challenge_digits, purpose, ip=No
     if not challenge_digits:
         raise DomainError("challenge_missing")
     check_face_tries(customer_id)
-    return _identity().start_video_verification(customer_id, video_bytes, challenge_digits, purpose=purpose,
-                                                ip=ip, user_agent=user_agent)
+    # counted again when the upload is accepted, under the customer's row lock and with the checks
+    # still pending: a burst of uploads cannot all pass the read above (issue 14 item 4)
+    identity = _identity()
+    limit = identity.TryLimit(limit=business_settings.get("FACE_MAX_TRIES"),
+                              since=clock.start_of_day(clock.today()), error="face_too_many_today", kind="VIDEO")
+    return identity.start_video_verification(customer_id, video_bytes, challenge_digits, purpose=purpose,
+                                             ip=ip, user_agent=user_agent, try_limit=limit)
 
 
 def verification_of(customer_id, verification_id):

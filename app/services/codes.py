@@ -16,10 +16,10 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func
+from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models.sms import SmsMessage, VerificationCode
+from app.models.sms import SmsMessage, SmsTemplate, VerificationCode
 from app.services import clock, sms, unit
 from app.services.errors import DomainError
 from app.services.validation import normalize_mobile
@@ -64,10 +64,20 @@ def check_send_allowed(phone, now=None):
         raise DomainError("code_daily_limit")
 
 
+def _one_sender_at_a_time():
+    """Lock the verification-code template's row (SELECT ... FOR UPDATE) until the caller's unit of
+    work commits: code sends take turns, and each one's count (READ COMMITTED) sees the codes the
+    previous ones committed, so a burst to one number cannot all pass check_send_allowed (issue 14
+    item 4). There is no per-number row to lock (a number may belong to nobody), and a send holds it
+    for a few milliseconds: sends are few, limited per IP by the views as well."""
+    db.session.execute(select(SmsTemplate.id).where(SmsTemplate.code == TEMPLATE).with_for_update())
+
+
 def _issue(phone, purpose, customer_id):
     if purpose not in PURPOSES:
         raise ValueError(purpose)
     phone = _mobile(phone)
+    _one_sender_at_a_time()
     check_send_allowed(phone)
     now = clock.now()
     minutes = business_settings.get("CODE_VALID_MINUTES")
@@ -124,7 +134,7 @@ def verify(phone, purpose, code):
     code = (code or "").strip()
     row = db.session.query(VerificationCode).filter_by(phone=phone, purpose=purpose) \
         .order_by(VerificationCode.created_at.desc(), VerificationCode.id.desc()) \
-        .with_for_update().first()
+        .with_for_update().populate_existing().first()
     if row is None:
         raise DomainError("code_invalid")
     max_tries = business_settings.get("CODE_MAX_WRONG_TRIES")
@@ -136,12 +146,33 @@ def verify(phone, purpose, code):
     elif clock.now() >= row.expires_at:
         error = DomainError("code_expired")
     elif not hmac.compare_digest(row.code_hash, _hash(phone, purpose, code)):
-        row.wrong_tries += 1
-        left = max_tries - row.wrong_tries
-        error = DomainError("code_wrong", left=left) if left > 0 else DomainError("code_too_many_tries")
+        error = _count_wrong_try(row.id, max_tries)
     if error is not None:
         db.session.commit()
         raise error
-    row.used_at = clock.now()
-    db.session.flush()
+    # used once: a conditional UPDATE as well, so two right entries at once cannot both consume it
+    used = db.session.execute(
+        update(VerificationCode).where(VerificationCode.id == row.id, VerificationCode.used_at.is_(None),
+                                       VerificationCode.wrong_tries < max_tries)
+        .values(used_at=clock.now()).execution_options(synchronize_session=False)).rowcount
+    if used != 1:
+        db.session.commit()
+        raise DomainError("code_used")
+    db.session.refresh(row)
     return phone
+
+
+def _count_wrong_try(code_id, max_tries):
+    """UPDATE ... SET wrong_tries = wrong_tries + 1 WHERE id = ? AND wrong_tries < max: counted
+    atomically in the database, so twelve wrong entries at once spend exactly the tries left; the
+    refusal says how many are left after this one."""
+    counted = db.session.execute(
+        update(VerificationCode).where(VerificationCode.id == code_id, VerificationCode.used_at.is_(None),
+                                       VerificationCode.wrong_tries < max_tries)
+        .values(wrong_tries=VerificationCode.wrong_tries + 1)
+        .execution_options(synchronize_session=False)).rowcount
+    if counted != 1:
+        return DomainError("code_too_many_tries")
+    tries = db.session.execute(select(VerificationCode.wrong_tries).where(VerificationCode.id == code_id)).scalar()
+    left = max_tries - tries
+    return DomainError("code_wrong", left=left) if left > 0 else DomainError("code_too_many_tries")

@@ -12,13 +12,14 @@ import os
 import secrets
 import tempfile
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import cv2
 import numpy as np
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models.customer import Customer
@@ -262,15 +263,79 @@ def _check_link(customer_id, link_id):
     return link
 
 
-def start_photo_verification(customer_id, image_bytes, purpose, link_id=None, ip=None, user_agent=None):
-    """Store the selfie (refused at once when it is not an image) and queue the comparison."""
+# --- tries, counted when the upload is accepted (issue 14 item 4) ---------------------------------
+# Twelve parallel uploads must not all pass a "tries < limit" read made before any of them is
+# counted: each try is counted in the accepting transaction, before anything is stored or queued,
+# either by a conditional UPDATE of a counter (a link's face_attempts) or, where the tries are the
+# verification rows themselves, by counting them under the customer's row lock. A refused upload
+# rolls back with its unit of work and costs nothing.
+
+
+def count_link_try(customer_id, link_id):
+    """Count one face try on the link: UPDATE ... SET face_attempts = face_attempts + 1 WHERE id = ?
+    AND face_attempts < FACE_MAX_TRIES, one statement, so concurrent uploads serialise on the row and
+    exactly FACE_MAX_TRIES are accepted. Raises identity_link_invalid / face_too_many_tries."""
+    limit = business_settings.get("FACE_MAX_TRIES")
+    counted = db.session.execute(
+        update(RevisitLink)
+        .where(RevisitLink.id == link_id, RevisitLink.customer_id == customer_id,
+               RevisitLink.face_attempts < limit)
+        .values(face_attempts=RevisitLink.face_attempts + 1)
+        .execution_options(synchronize_session=False)).rowcount
+    if counted != 1:
+        _check_link(customer_id, link_id)  # says which: not this customer's link, or no tries left
+        raise DomainError("face_too_many_tries")
+    link = db.session.get(RevisitLink, link_id)
+    if link is not None:
+        db.session.refresh(link, ["face_attempts"])
+
+
+@dataclass(frozen=True)
+class TryLimit:
+    """At most `limit` verifications of the customer (of this kind / purpose, since `since`) that
+    did not pass: FAILED, UNUSABLE, and PENDING ones (an accepted upload is a try until it passes)."""
+    limit: int
+    since: datetime
+    error: str  # the DomainError key of the refusal
+    kind: str = None
+    purposes: tuple = None
+
+
+def used_tries(customer_id, since, kind=None, purposes=None):
+    query = db.session.query(func.count(IdentityVerification.id)).filter(
+        IdentityVerification.customer_id == customer_id, IdentityVerification.created_at >= since,
+        IdentityVerification.status.in_(("PENDING", "FAILED", "UNUSABLE")))
+    if kind:
+        query = query.filter(IdentityVerification.kind == kind)
+    if purposes:
+        query = query.filter(IdentityVerification.purpose.in_(purposes))
+    return query.scalar()
+
+
+def count_customer_try(customer_id, try_limit):
+    """Lock the customer's row (SELECT ... FOR UPDATE), then count the tries: concurrent uploads of
+    one customer take turns, and each sees the rows the previous ones committed (READ COMMITTED).
+    The lock is held until the accepting unit of work commits the new PENDING row."""
+    db.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+    if used_tries(customer_id, try_limit.since, try_limit.kind, try_limit.purposes) >= try_limit.limit:
+        raise DomainError(try_limit.error)
+
+
+def start_photo_verification(customer_id, image_bytes, purpose, link_id=None, ip=None, user_agent=None,
+                             try_limit=None):
+    """Store the selfie (refused at once when it is not an image) and queue the comparison. The try
+    is counted first (on the link, or under `try_limit`), atomically, before anything is stored."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose}")
     with unit.work():
         customer = _customer(customer_id)
         if link_id is not None:
-            _check_link(customer.id, link_id)
+            _check_link(customer.id, link_id)  # the cheap refusal, before the image is decoded
         _, fmt = _open_image(image_bytes)
+        if link_id is not None:
+            count_link_try(customer.id, link_id)
+        if try_limit is not None:
+            count_customer_try(customer.id, try_limit)
         path = _store("photo", customer.id, IMAGE_FORMATS[fmt], image_bytes)
         verification = IdentityVerification(
             customer_id=customer.id, kind="PHOTO", purpose=purpose, link_id=link_id, status="PENDING",
@@ -313,11 +378,10 @@ def run_photo_verification(verification_id):
                 distance, threshold=threshold, reference=source,
                 seconds=round(time.perf_counter() - started, 3))
     if verification.purpose == "EREVISIT" and verification.link_id is not None:
-        values = {"face_attempts": RevisitLink.face_attempts + 1}
+        # the try was counted when the upload was accepted (count_link_try); here only the outcome
         if verification.status == "PASSED":
-            values["face_verified_at"] = verification.completed_at
-        # one statement: two selfies finishing at once both count
-        db.session.execute(update(RevisitLink).where(RevisitLink.id == verification.link_id).values(**values))
+            db.session.execute(update(RevisitLink).where(RevisitLink.id == verification.link_id)
+                               .values(face_verified_at=verification.completed_at))
         audit.record(db.session, "face_attempt", "revisit_link", verification.link_id,
                      after={"verification_id": verification.id, "status": verification.status})
     return verification.status
@@ -373,8 +437,10 @@ def check_video_bytes(video_bytes):
     return extension
 
 
-def start_video_verification(customer_id, video_bytes, challenge_digits, purpose, ip=None, user_agent=None):
-    """Store the liveness video (refused at once when unreadable) and queue its check."""
+def start_video_verification(customer_id, video_bytes, challenge_digits, purpose, ip=None, user_agent=None,
+                             try_limit=None):
+    """Store the liveness video (refused at once when unreadable) and queue its check; the try is
+    counted under `try_limit` first, atomically, before anything is stored."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose}")
     with unit.work():
@@ -382,6 +448,8 @@ def start_video_verification(customer_id, video_bytes, challenge_digits, purpose
         if not (challenge_digits and len(challenge_digits) == 4 and challenge_digits.isdigit()):
             raise DomainError("identity_challenge_invalid")
         extension = check_video_bytes(video_bytes)
+        if try_limit is not None:
+            count_customer_try(customer.id, try_limit)
         path = _store("video", customer.id, extension, video_bytes)
         verification = IdentityVerification(
             customer_id=customer.id, kind="VIDEO", purpose=purpose, status="PENDING", evidence_path=path,

@@ -227,7 +227,12 @@ def start_face_check(customer_id, image_bytes, ip=None, user_agent=None):
         IdentityVerification.created_at >= clock.start_of_day(clock.today())).scalar()
     if failed >= _setting("FACE_MAX_TRIES"):
         raise DomainError("face_too_many_today")
-    return identity.start_photo_verification(customer_id, image_bytes, FACE_PURPOSE, ip=ip, user_agent=user_agent)
+    # counted again when the upload is accepted, under the customer's row lock, pending checks
+    # included: a burst of uploads cannot all pass the count above (issue 14 item 4)
+    limit = identity.TryLimit(limit=_setting("FACE_MAX_TRIES"), since=clock.start_of_day(clock.today()),
+                              error="face_too_many_today", kind="PHOTO", purposes=(FACE_PURPOSE,))
+    return identity.start_photo_verification(customer_id, image_bytes, FACE_PURPOSE, ip=ip, user_agent=user_agent,
+                                             try_limit=limit)
 
 
 def face_passed(customer_id):

@@ -136,7 +136,8 @@ def submit_face(code):
         return _face_page(record, form, error=face_check.photo_form_error(form), status=400)
     try:
         verification = _identity().start_photo_verification(
-            record.customer_id, form.photo.data.read(), purpose=consent.FACE_PURPOSE, **_client())
+            record.customer_id, form.photo.data.read(), purpose=consent.FACE_PURPOSE,
+            try_limit=consent.face_try_limit(record), **_client())
     except DomainError as error:
         return _face_page(record, form, error=error.message, status=400)
     session[SESSION_FACE] = {"consent": record.id, "verification": verification.id}

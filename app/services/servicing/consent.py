@@ -183,6 +183,15 @@ def face_tries_left(record):
     return max(0, settings.get("FACE_MAX_TRIES") - face_tries_used(record))
 
 
+def face_try_limit(record):
+    """The tries of this consent, counted again when a selfie is accepted (under the customer's row lock,
+    pending checks included) so that a burst of uploads cannot all pass face_tries_left (issue 14 item 4)."""
+    from app.services.identity import TryLimit
+
+    return TryLimit(limit=settings.get("FACE_MAX_TRIES"), since=record.asked_at, error="face_too_many_tries_consent",
+                    purposes=(FACE_PURPOSE,))
+
+
 def check_face_allowed(record):
     """Before a selfie is taken for this consent: the link is open and tries are left."""
     _check_open(record)
@@ -273,5 +282,5 @@ def for_application(application_id):
 
 
 __all__ = ["ask", "confirm", "decline", "lapse_due", "by_code", "state", "render_text", "deadline",
-           "face_tries_left", "check_face_allowed", "passed_face", "for_application", "link_url"]
+           "face_tries_left", "face_try_limit", "check_face_allowed", "passed_face", "for_application", "link_url"]
 
