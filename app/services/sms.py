@@ -8,8 +8,17 @@ duplicated task finds it no longer QUEUED and sends nothing.
 Statuses (app/models/sms.py): QUEUED -> SENDING (claimed) -> SENT -> DELIVERED / UNDELIVERED
 (receipt); FLOW_CONTROLLED waits for the beat job (dispatch_due) with backoff; FAILED keeps the
 provider's Code. FAILED with provider_code UNKNOWN_RESULT means "may have been sent" (timeout
-after the request left, HTTP 5xx, worker died while SENDING): never resent automatically; an
-operator decides (resend() makes a new message), and a late receipt settles it.
+after the request left, HTTP 5xx, worker died while SENDING): never resent automatically.
+
+Settling an unknown result (issue 14, item 5): the beat job settle_unknown() asks the provider's own
+record (Alibaba's QuerySendDetails by phone and day, matched by OutId: a single send carries the
+message's out_id, a SendBatchSms call its claim token, kept in request_id while the result is
+unknown) once the message has been unknown for SETTLE_AFTER. Found: SENT / DELIVERED / UNDELIVERED
+with provider_code CONFIRMED_SENT, and never resent. Not found once NOT_FOUND_GRACE has passed since
+the send: FAILED with provider_code NOT_AT_PROVIDER, which an operator may resend (resend() makes a
+new message, at most one per message). A delivery receipt settles it too (CONFIRMED_SENT). While
+the result is unknown, and once the provider is known to have it, resend() refuses. The outbox
+backend settles trivially: what it "sent" is the stored row.
 
 Secrets (issue 13, item 6): a verification code is queued with `secret={"code": ...}`. The stored
 message (params and content, what the admin shows) has it masked (SECRET_MASK); the code itself
@@ -29,13 +38,15 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, insert, or_, update
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models.sms import SmsMessage, SmsTemplate
 from app.services import audit, clock, unit
 from app.services.errors import DomainError
-from app.services.sms_backend import SendResult, params_json  # noqa: F401  (public here too)
+from app.services.sms_backend import Finding, Lookup, SendResult, params_json  # noqa: F401  (public here too)
 
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 SENDABLE = ("QUEUED", "FLOW_CONTROLLED")
@@ -46,6 +57,12 @@ MAX_SEND_ATTEMPTS = 8  # flow control / connect errors: 1, 2, 4 ... 60 minutes a
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(minutes=60)
 STUCK_AFTER = timedelta(minutes=10)  # a SENDING older than this lost its worker mid-send
+CONFIRMED_SENT = "CONFIRMED_SENT"  # provider_code of an unknown result the provider's record or a receipt proved sent
+NOT_AT_PROVIDER = "NOT_AT_PROVIDER"  # provider_code of an unknown result the provider has no record of
+SETTLE_AFTER = timedelta(minutes=2)  # an unknown result is looked up at the provider after this
+NOT_FOUND_GRACE = timedelta(minutes=10)  # ... and counts as never received only once this has passed
+SEND_WINDOW = timedelta(minutes=5)  # the send happened within this of the unknown message's updated_at
+SETTLE_BATCH = 200  # unknown messages looked up per run of the job
 # Codes about one number of a batch: the batch is split and each number sent alone.
 SECRET_MASK = "******"  # what the stored message shows in place of a secret (a verification code)
 SECRET_LOST = "SECRET_NOT_AVAILABLE"  # provider_code of a message whose secret was no longer at hand
@@ -258,6 +275,10 @@ def backend_for(name):
 class OutboxBackend:
     """Sends nothing: the stored message is the outbox, read in the admin."""
 
+    def lookup(self, lookups) -> dict:
+        """What it wrote is the stored row: every message is "received"."""
+        return {item.message_id: Finding("SENT") for item in lookups}
+
     def send(self, message: SmsMessage, template: SmsTemplate) -> SendResult:
         return SendResult("SENT", code="OK", message="outbox", biz_id=f"outbox-{message.out_id[:12]}")
 
@@ -393,6 +414,8 @@ def send_batch(message_ids) -> dict:
                               request_id=result.request_id)
             else:
                 values = _outcome(result, max(m.send_attempts for m in chunk), clock.now())
+                if values["status"] == "FAILED" and result.code == UNKNOWN_RESULT:
+                    values["request_id"] = token  # its OutId at the provider, to settle it later
             chunk_ids = [m.id for m in chunk]
             db.session.execute(
                 update(SmsMessage)
@@ -445,8 +468,10 @@ def flag_stuck(older_than=STUCK_AFTER) -> int:
     if stuck:
         db.session.execute(
             update(SmsMessage).where(SmsMessage.id.in_(stuck), SmsMessage.status == "SENDING")
-            .values(status="FAILED", provider_code=UNKNOWN_RESULT, next_attempt_at=None, updated_at=now,
-                    provider_message="发送过程中断,结果未知,请人工核实后决定是否重发")
+            # updated_at kept: the claim's time, i.e. when the SMS may have left (settle_unknown)
+            .values(status="FAILED", provider_code=UNKNOWN_RESULT, next_attempt_at=None,
+                    updated_at=SmsMessage.updated_at,
+                    provider_message="发送过程中断,结果未知,系统将向短信平台核实")
             .execution_options(synchronize_session=False))
         audit.record(db.session, "flag_stuck", "sms_message", None,
                      after={"ids": stuck, "status": "FAILED", "provider_code": UNKNOWN_RESULT})
@@ -454,21 +479,142 @@ def flag_stuck(older_than=STUCK_AFTER) -> int:
     return len(stuck)
 
 
+class ResendRefused(DomainError):
+    """resend() said no, with its reason in Chinese (409)."""
+    TEXTS = {
+        "sms_resend_unknown": _l("这条短信的发送结果未知,系统正在向短信平台核实(约 %(minutes)s 分钟内完成)。"
+                                 "核实前不能重新发送,以免客户收到两条。"),
+        "sms_resend_received": _l("短信平台已收到这条短信(经发送记录或送达回执核实),不能重新发送,以免客户收到两条。"),
+        "sms_resend_done": _l("这条短信已经重新发送过(短信记录编号 %(id)s),不能再次重新发送。"),
+    }
+
+    @property
+    def status(self):
+        return 409
+
+    @property
+    def message(self):
+        return str(self.TEXTS[self.key]) % self.params
+
+
+def resend_refusal(message):
+    """None when an operator may resend this message, else the ResendRefused that says why."""
+    if message is None:
+        return DomainError("sms_resend_not_failed")
+    if message.provider_code == CONFIRMED_SENT:
+        return ResendRefused("sms_resend_received")
+    if message.status != "FAILED":
+        return DomainError("sms_resend_not_failed")
+    if message.provider_code == UNKNOWN_RESULT:
+        return ResendRefused("sms_resend_unknown",
+                             minutes=int((NOT_FOUND_GRACE + FIRST_RETRY) / timedelta(minutes=1)))
+    if holds_secret(message.params):  # the code is gone: the customer asks for a new one
+        return DomainError("sms_resend_code")
+    done = db.session.query(SmsMessage.id).filter(SmsMessage.out_id == _resend_out_id(message.id)).scalar()
+    if done is not None:
+        return ResendRefused("sms_resend_done", id=done)
+    return None
+
+
+def _resend_out_id(message_id):
+    # one resend per message: the unique out_id refuses a second (a double click, two supervisors)
+    return f"resend-of-{message_id}"
+
+
 def resend(message_id) -> SmsMessage:
-    """An operator's decision to send a FAILED message again: a new message, the old one kept."""
-    old = db.session.get(SmsMessage, message_id)
-    if old is None or old.status != "FAILED":
-        raise DomainError("sms_resend_not_failed")
-    if holds_secret(old.params):  # the code is gone: the customer asks for a new one
-        raise DomainError("sms_resend_code")
+    """An operator's decision to send a FAILED message again: a new message, the old one kept.
+    Refused while its result is unknown, when the provider is known to have it, and a second time."""
+    old = db.session.query(SmsMessage).filter_by(id=message_id).with_for_update().populate_existing() \
+        .one_or_none()
+    refusal = resend_refusal(old)
+    if refusal is not None:
+        db.session.rollback()
+        raise refusal
     message = SmsMessage(
         template_id=old.template_id, phone=old.phone, params=dict(old.params), content=old.content,
         purpose=old.purpose, customer_id=old.customer_id, link_id=old.link_id,
-        backend=current_app.config["SMS_BACKEND"], status="QUEUED", out_id=uuid.uuid4().hex,
+        backend=current_app.config["SMS_BACKEND"], status="QUEUED", out_id=_resend_out_id(old.id),
         next_attempt_at=clock.now())
     db.session.add(message)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        done = db.session.query(SmsMessage.id).filter(SmsMessage.out_id == _resend_out_id(message_id)).scalar()
+        raise ResendRefused("sms_resend_done", id=done) from None
+    audit.record(db.session, "resend", "sms_message", old.id, after={"new_id": message.id})
     db.session.commit()
     return message
+
+
+# --- settling unknown results (issue 14, item 5) ---------------------------------------------
+def _settled_values(finding, now) -> dict:
+    values = dict(status=finding.status, provider_code=CONFIRMED_SENT, next_attempt_at=None, updated_at=now,
+                  provider_message="结果曾未知,经短信平台发送记录核实已收到", sent_at=finding.sent_at or now)
+    if finding.status in ("DELIVERED", "UNDELIVERED"):
+        values.update(receipt_at=finding.received_at or now, receipt_code=finding.err_code,
+                      receipt_message="短信平台发送记录" if finding.status == "DELIVERED" else "短信平台发送记录:发送失败")
+    return values
+
+
+def settle_unknown(limit=SETTLE_BATCH) -> dict:
+    """The beat job: look up UNKNOWN_RESULT messages at the provider once SETTLE_AFTER has passed.
+
+    Found -> SENT / DELIVERED / UNDELIVERED with CONFIRMED_SENT (never resent); not found and older
+    than NOT_FOUND_GRACE -> NOT_AT_PROVIDER (an operator may resend it); a lookup that failed
+    leaves the message unknown for the next run. Each change is a conditional UPDATE on the
+    unknown state, so a receipt recorded meanwhile keeps the last word. Returns {outcome: count}."""
+    now = clock.now()
+    rows = db.session.query(SmsMessage.id, SmsMessage.phone, SmsMessage.out_id, SmsMessage.request_id,
+                            SmsMessage.backend, SmsMessage.updated_at) \
+        .filter(SmsMessage.status == "FAILED", SmsMessage.provider_code == UNKNOWN_RESULT,
+                SmsMessage.updated_at <= now - SETTLE_AFTER) \
+        .order_by(SmsMessage.updated_at, SmsMessage.id).limit(limit).all()
+    db.session.commit()  # no transaction held open while the provider answers
+    by_backend = {}
+    for row in rows:
+        out_ids = {row.out_id}
+        if row.request_id and row.request_id.startswith("claim-"):
+            out_ids.add(row.request_id[6:38])  # a SendBatchSms call's OutId
+        days = {(row.updated_at - SEND_WINDOW).date(), (row.updated_at + SEND_WINDOW).date()}
+        by_backend.setdefault(row.backend, []).append(Lookup(row.id, row.phone, out_ids, days))
+    counts, when = {}, {row.id: row.updated_at for row in rows}
+    for backend_name, lookups in by_backend.items():
+        try:
+            found = backend_for(backend_name).lookup(lookups)
+        except Exception:  # noqa: BLE001 - a lookup proves nothing; the next run tries again
+            current_app.logger.exception("SMS settle: lookup at %s failed", backend_name)
+            continue
+        for item in lookups:
+            if item.message_id not in found:
+                outcome = "unchecked"
+            elif found[item.message_id] is not None:
+                outcome = _settle(item.message_id, _settled_values(found[item.message_id], now))
+            elif when[item.message_id] <= now - NOT_FOUND_GRACE:
+                outcome = _settle(item.message_id, dict(
+                    provider_code=NOT_AT_PROVIDER, updated_at=now,
+                    provider_message="结果曾未知,经核实短信平台没有这条短信的记录,可以重新发送"))
+            else:
+                outcome = "waiting"
+            counts[outcome] = counts.get(outcome, 0) + 1
+    if counts:
+        current_app.logger.info("SMS settle: %s", counts)
+    return counts
+
+
+def _settle(message_id, values) -> str:
+    result = db.session.execute(
+        update(SmsMessage).where(SmsMessage.id == message_id, SmsMessage.status == "FAILED",
+                                 SmsMessage.provider_code == UNKNOWN_RESULT)
+        .values(**values).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        return "settled_meanwhile"
+    outcome = values.get("status", "FAILED") if values["provider_code"] == CONFIRMED_SENT else NOT_AT_PROVIDER
+    audit.record(db.session, "settle", "sms_message", message_id,
+                 after={"status": values.get("status", "FAILED"), "provider_code": values["provider_code"]})
+    db.session.commit()
+    return outcome
 
 
 # --- delivery receipts (Alibaba SmsReport push) -----------------------------
@@ -500,8 +646,12 @@ def _report_item(index, item) -> dict:
             report_time = datetime.strptime(str(report_time), REPORT_TIME_FORMAT)
         except ValueError:
             raise bad("report_time 格式应为 yyyy-MM-dd HH:mm:ss") from None
+    try:
+        send_time = datetime.strptime(str(item.get("send_time")), REPORT_TIME_FORMAT)
+    except ValueError:
+        send_time = None  # informational only
     return dict(phone=phone.strip(), success=success, out_id=out_id and str(out_id),
-                biz_id=biz_id and str(biz_id), report_time=report_time,
+                biz_id=biz_id and str(biz_id), report_time=report_time, send_time=send_time,
                 err_code=str(item.get("err_code") or "")[:64] or None,
                 err_msg=str(item.get("err_msg") or "")[:255] or None)
 
@@ -509,7 +659,9 @@ def _report_item(index, item) -> dict:
 def record_receipts(payload) -> dict:
     """Record an SmsReport push (a JSON array). The whole push is checked before anything is
     written. The message is found by out_id (ours, echoed by Alibaba) and phone, else by biz_id
-    and phone (SendBatchSms shares one out_id). Returns {"matched": n, "unmatched": m}; receipts
+    and phone (SendBatchSms shares one out_id), else by the batch call's OutId kept in request_id
+    while its result is unknown. A receipt for an unknown result settles it (CONFIRMED_SENT).
+    Returns {"matched": n, "unmatched": m}; receipts
     for unknown messages (someone else's, or long gone) are counted in one log line, not one each."""
     if not isinstance(payload, list) or not payload:
         raise DomainError("sms_report_malformed", index=0, reason="应为非空 JSON 数组")
@@ -522,6 +674,10 @@ def record_receipts(payload) -> dict:
     if out_ids:
         for m in db.session.query(SmsMessage).filter(SmsMessage.out_id.in_(out_ids)):
             by_out[(m.out_id, m.phone)] = m
+        for m in db.session.query(SmsMessage).filter(
+                SmsMessage.request_id.in_(["claim-" + o for o in out_ids]),
+                SmsMessage.provider_code.in_((UNKNOWN_RESULT, NOT_AT_PROVIDER))):
+            by_out.setdefault((m.request_id[6:], m.phone), m)
     if biz_ids:
         for m in db.session.query(SmsMessage).filter(SmsMessage.biz_id.in_(biz_ids)):
             by_biz[(m.biz_id, m.phone)] = m
@@ -537,6 +693,15 @@ def record_receipts(payload) -> dict:
         message.receipt_message = item["err_msg"]
         if message.biz_id is None and item["biz_id"]:
             message.biz_id = item["biz_id"]  # an UNKNOWN_RESULT send proven by its receipt
+        if message.provider_code in (UNKNOWN_RESULT, NOT_AT_PROVIDER):
+            if message.provider_code == NOT_AT_PROVIDER:
+                current_app.logger.warning("SMS %s: a receipt after the provider had no record of it", message.id)
+            message.provider_code = CONFIRMED_SENT
+            message.provider_message = "结果曾未知,经送达回执核实已收到"
+            message.next_attempt_at = None
+            message.sent_at = message.sent_at or item["send_time"] or message.receipt_at
+            audit.record(db.session, "settle", "sms_message", message.id,
+                         after={"status": message.status, "provider_code": CONFIRMED_SENT, "by": "receipt"})
     db.session.commit()
     unmatched = len(items) - matched
     if unmatched:

@@ -5,6 +5,7 @@ from celery.schedules import crontab
 def beat_schedule(config):
     schedule = {
         "sms-dispatch-due": {"task": "sms.dispatch_due", "schedule": 60.0},
+        "sms-settle-unknown": {"task": "sms.settle_unknown", "schedule": 60.0},
         "phone-release-lapsed": {"task": "phone_revisit.release_lapsed", "schedule": 60.0},
         "phone-reopen-callbacks": {"task": "phone_revisit.reopen_lapsed_callbacks", "schedule": 60.0},
     }

@@ -1,4 +1,5 @@
-"""SMS tasks: send one message or a batch by id; beat picks up what is due (retries, flow control)."""
+"""SMS tasks: send one message or a batch by id; beat picks up what is due (retries, flow control)
+and settles unknown results at the provider (settle_unknown)."""
 from celery import shared_task
 
 from app.services import audit, sms
@@ -26,3 +27,10 @@ def dispatch_due():
         send_sms_batch.delay(ids)
     for message_id in singles:
         send_sms.delay(message_id)
+
+
+@shared_task(name="sms.settle_unknown", ignore_result=True)
+def settle_unknown():
+    # UNKNOWN_RESULT messages: the provider's own record says sent or never received (services/sms.py)
+    with audit.acting_as("celery:sms"):
+        return sms.settle_unknown()

@@ -12,11 +12,13 @@ from app.extensions import db
 from app.models.sms import SMS_STATUSES, SmsMessage, SmsTemplate
 from app.services import sms, unit
 from app.services.errors import DomainError
-from app.services.sms import CONNECT_ERROR, UNKNOWN_RESULT
+from app.services.sms import CONFIRMED_SENT, CONNECT_ERROR, NOT_AT_PROVIDER, UNKNOWN_RESULT
 from app.views.base import PortalModelView, _l, datamodel, mask_mobile
 
 CODE_HINTS = {
-    UNKNOWN_RESULT: _l("结果未知:可能已发出,系统不会自动重发,请人工核实"),
+    UNKNOWN_RESULT: _l("结果未知:可能已发出,系统不会自动重发,正在向短信平台核实"),
+    CONFIRMED_SENT: _l("结果曾未知,经短信平台核实已收到,不能重新发送"),
+    NOT_AT_PROVIDER: _l("结果曾未知,经核实短信平台未收到,可以重新发送"),
     CONNECT_ERROR: _l("未连上短信平台,未发出,将自动重试"),
     "isv.BUSINESS_LIMIT_CONTROL": _l("被限流,稍后自动重发"),
     "isv.MOBILE_NUMBER_ILLEGAL": _l("手机号无效"),
@@ -132,12 +134,15 @@ class SmsMessageView(PortalModelView):
         widgets = self._show(pk)
         message = self.datamodel.get(pk, self._base_filters)
         code_held_out = message is not None and sms.holds_secret(message.params)
-        may_resend = message is not None and message.status == "FAILED" and not code_held_out and \
+        may_resend = message is not None and sms.resend_refusal(message) is None and \
             self.appbuilder.sm.has_access("can_resend", self.class_permission_name)
+        code = message.provider_code if message is not None else None
         return self.render_template(
             self.show_template, pk=pk, title=self.show_title, widgets=widgets,
             related_views=self._related_views, resend_form=ResendForm() if may_resend else None,
-            unknown_result=message is not None and message.provider_code == UNKNOWN_RESULT,
+            unknown_result=code == UNKNOWN_RESULT, confirmed_sent=code == CONFIRMED_SENT,
+            not_at_provider=code == NOT_AT_PROVIDER,
+            settle_minutes=int((sms.NOT_FOUND_GRACE + sms.FIRST_RETRY).total_seconds() // 60),
             code_held_out=code_held_out, development_outbox=sms.development_outbox_enabled())
 
     @expose("/development-codes")
