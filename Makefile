@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FLASK_APP := run.py
 
-.PHONY: run test install translations extract-messages system-deps worker beat clean
+.PHONY: run test chaos install translations extract-messages system-deps worker beat clean
 
 # uv installs the pinned requirements in seconds where pip takes a minute
 $(BIN)/.installed: requirements.txt
@@ -53,6 +53,11 @@ system-deps:
 test: translations system-deps
 	$(BIN)/pytest -q -p no:cacheprovider tests
 	PORTAL_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider -m smoke tests
+
+# The chaos suite (tests/chaos/, issue 14): faults injected into the production shape, outcomes counted.
+# `make test` runs its quickest case; this runs all of it.
+chaos: translations system-deps
+	CHAOS=1 $(BIN)/pytest -q -p no:cacheprovider -s tests/chaos
 
 worker: install
 	$(BIN)/celery -A app.celery_worker worker --loglevel=INFO

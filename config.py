@@ -34,6 +34,10 @@ PORTAL_ENV = _env("PORTAL_ENV", "development")  # development | production
 # the client address for the rate limits, https for secure cookies and HSTS. 0: none (direct).
 TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
 SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET)
+# The evidence packs' signing key (app/services/evidence.py): an Ed25519 private key, PEM or the 32 raw bytes in
+# base64. Unset in development: derived from SECRET_KEY (and said so); production refuses to start without it.
+# `flask evidence public-key` prints the public key that verifies the packs offline.
+EVIDENCE_SIGNING_KEY = _env("EVIDENCE_SIGNING_KEY")
 SQLALCHEMY_DATABASE_URI = _env(
     "DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "portal.db")
 )
@@ -86,6 +90,8 @@ CELERY = {
         ("redis://", "rediss://")) else None,
     "broker_transport_options": {
         "visibility_timeout": _int("CELERY_VISIBILITY_TIMEOUT", 1800),
+        # look for such messages every 30 s (kombu's default, 10 s x every 10th look, is 100 s)
+        "unacked_restore_interval": 30, "unacked_restore_throttle": 1,
         # a broker that stops answering is noticed in seconds, not at the kernel's TCP timeout
         "socket_timeout": 5, "socket_connect_timeout": 2, "socket_keepalive": True,
     },
