@@ -63,6 +63,9 @@ SETTLE_AFTER = timedelta(minutes=2)  # an unknown result is looked up at the pro
 NOT_FOUND_GRACE = timedelta(minutes=10)  # ... and counts as never received only once this has passed
 SEND_WINDOW = timedelta(minutes=5)  # the send happened within this of the unknown message's updated_at
 SETTLE_BATCH = 200  # unknown messages looked up per run of the job
+# Alibaba keeps 30 days of send records: an older unknown result is never looked up (absence there
+# would prove nothing) and stays for an operator.
+SETTLE_WITHIN = timedelta(days=25)
 # Codes about one number of a batch: the batch is split and each number sent alone.
 SECRET_MASK = "******"  # what the stored message shows in place of a secret (a verification code)
 SECRET_LOST = "SECRET_NOT_AVAILABLE"  # provider_code of a message whose secret was no longer at hand
@@ -505,7 +508,8 @@ def resend_refusal(message):
         return ResendRefused("sms_resend_received")
     if message.status != "FAILED":
         return DomainError("sms_resend_not_failed")
-    if message.provider_code == UNKNOWN_RESULT:
+    if message.provider_code == UNKNOWN_RESULT and message.updated_at >= clock.now() - SETTLE_WITHIN:
+        # (older than the provider's record: never settled; an operator checks with the customer)
         return ResendRefused("sms_resend_unknown",
                              minutes=int((NOT_FOUND_GRACE + FIRST_RETRY) / timedelta(minutes=1)))
     if holds_secret(message.params):  # the code is gone: the customer asks for a new one
@@ -568,7 +572,7 @@ def settle_unknown(limit=SETTLE_BATCH) -> dict:
     rows = db.session.query(SmsMessage.id, SmsMessage.phone, SmsMessage.out_id, SmsMessage.request_id,
                             SmsMessage.backend, SmsMessage.updated_at) \
         .filter(SmsMessage.status == "FAILED", SmsMessage.provider_code == UNKNOWN_RESULT,
-                SmsMessage.updated_at <= now - SETTLE_AFTER) \
+                SmsMessage.updated_at <= now - SETTLE_AFTER, SmsMessage.updated_at >= now - SETTLE_WITHIN) \
         .order_by(SmsMessage.updated_at, SmsMessage.id).limit(limit).all()
     db.session.commit()  # no transaction held open while the provider answers
     by_backend = {}

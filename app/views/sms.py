@@ -134,13 +134,15 @@ class SmsMessageView(PortalModelView):
         widgets = self._show(pk)
         message = self.datamodel.get(pk, self._base_filters)
         code_held_out = message is not None and sms.holds_secret(message.params)
-        may_resend = message is not None and sms.resend_refusal(message) is None and \
+        refusal = sms.resend_refusal(message) if message is not None else None
+        may_resend = message is not None and refusal is None and \
             self.appbuilder.sm.has_access("can_resend", self.class_permission_name)
         code = message.provider_code if message is not None else None
         return self.render_template(
             self.show_template, pk=pk, title=self.show_title, widgets=widgets,
             related_views=self._related_views, resend_form=ResendForm() if may_resend else None,
             unknown_result=code == UNKNOWN_RESULT, confirmed_sent=code == CONFIRMED_SENT,
+            settling=code == UNKNOWN_RESULT and isinstance(refusal, sms.ResendRefused),
             not_at_provider=code == NOT_AT_PROVIDER,
             settle_minutes=int((sms.NOT_FOUND_GRACE + sms.FIRST_RETRY).total_seconds() // 60),
             code_held_out=code_held_out, development_outbox=sms.development_outbox_enabled())
