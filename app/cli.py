@@ -202,3 +202,6 @@ def register_cli(app):
     app.cli.add_command(portal_cli)
     app.cli.add_command(identity_cli)
     app.cli.add_command(servicing_cli)
+    from app.cli_evidence import evidence_cli  # evidence packs: verify offline, public key
+
+    app.cli.add_command(evidence_cli)

@@ -349,7 +349,8 @@ def start_photo_verification(customer_id, image_bytes, purpose, link_id=None, ip
 def _finish(verification, status, reasons, distance=None, **details):
     verification.status = status
     verification.distance = None if distance is None else round(float(distance), 4)
-    verification.details = dict(details, reasons=reasons)
+    # what the sweep noted on the pending row (swept, swept_at) stays with the outcome
+    verification.details = dict(verification.details or {}, **details, reasons=reasons)
     verification.completed_at = clock.now()
 
 

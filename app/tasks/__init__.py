@@ -4,3 +4,4 @@ from app.tasks import revisit  # noqa: F401
 from app.tasks import identity  # noqa: F401
 from app.tasks import phone_revisit  # noqa: F401
 from app.tasks import servicing  # noqa: F401
+from app.tasks import sweep  # noqa: F401

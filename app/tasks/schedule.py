@@ -9,6 +9,8 @@ def beat_schedule(config):
         "phone-release-lapsed": {"task": "phone_revisit.release_lapsed", "schedule": 60.0},
         "phone-reopen-callbacks": {"task": "phone_revisit.reopen_lapsed_callbacks", "schedule": 60.0},
     }
+    # committed work whose job was lost is queued again (app/services/sweep.py): every minute
+    schedule["sweep-lost-jobs"] = {"task": "sweep.run", "schedule": 60.0}
     # e-revisit (app/tasks/revisit.py): invitations every minute; the day-4 expiry every 10 minutes
     # and right after midnight, when a day's deadlines fall; the optional day-2 reminder at 10:00.
     schedule["revisit-issue-invitations"] = {"task": "revisit.issue_invitations", "schedule": 60.0}

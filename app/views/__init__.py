@@ -73,6 +73,8 @@ def register_views(appbuilder):
     register_account()
     from app.views.health import register_health  # /health, /health/worker, /health/beat
     register_health()
+    from app.views.evidence import register_evidence  # evidence pack downloads (/evidence/...)
+    register_evidence(appbuilder)
 
 
 def register_customer_pages():
