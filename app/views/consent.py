@@ -13,7 +13,7 @@ from app.forms.consent import ConsentForm
 from app.forms.revisit import FacePhotoForm
 from app.models import IdentityVerification
 from app.models.servicing import CONSENT_ACTIONS
-from app.services import unit
+from app.services import screens, unit
 from app.views import face_check
 from app.services import settings as business_settings
 from app.services.errors import DomainError
@@ -117,6 +117,7 @@ def open_link(code):
     if consent.state(record) != "OPEN":
         return _closed(record)
     if _passed_verification(record) is not None:
+        screens.mark_shown(f"consent:{record.id}")
         return _ask_page(record)
     return _face_page(record)
 
@@ -210,9 +211,15 @@ def answer(code):
     if not form.validate_on_submit():
         return _ask_page(record, form, error=_("页面已过期,请重新提交。"), status=400)
     operation = consent.decline if form.decline.data and not form.confirm.data else consent.confirm
+    # the key screen (issue 15): the page as served, and the insured's choice on it
+    shown = "\n".join((screens.page_text(_ask_page(record)), _("【本人选择】%(choice)s",
+                        choice=_("本人同意") if operation is consent.confirm else _("本人不同意"))))
     try:
         with unit.work():
             record = operation(code, verification.id, **_client())
+            screens.record("CONSENT", _("被保险人同意确认"), shown, customer_id=record.customer_id,
+                           policy_id=record.policy_id, application_id=record.application_id, consent_id=record.id,
+                           shown_at=screens.shown_at(f"consent:{record.id}"), **_client())
     except DomainError as error:
         record = _record(code)
         if record is not None and consent.state(record) != "OPEN":

@@ -15,7 +15,7 @@ from app.extensions import db, limiter
 from app.forms.revisit import FacePhotoForm, questionnaire_form
 from app.models import IdentityVerification
 from app.models.policy import POLICY_STATUSES
-from app.services import clock, revisit, unit
+from app.services import clock, revisit, screens, unit
 from app.views import face_check
 from app.services.errors import DomainError
 from app.services import settings as business_settings
@@ -339,6 +339,7 @@ def questionnaire(code, task_id):
     status = 200
     if request.method == "GET":
         _evidence(link, STEP_QUESTIONNAIRE_OPENED, task_id=task.id)
+        screens.mark_shown(f"task:{task.id}")
     elif form.task_id.data != str(task.id):
         return _invalid()  # a task id changed in the form: not this page's task
     elif not form.validate_on_submit():
@@ -347,9 +348,14 @@ def questionnaire(code, task_id):
         if not form.csrf_token.errors:
             _keep_draft(task, questions, request.form.to_dict())
     else:
+        # the key screen (issue 15): this page as served, with the policy's values and the answers ticked
+        shown = screens.page_text(_questionnaire_page(link, task, form, questions))
         try:
             with unit.work():
                 task = revisit.submit_online_answers(link.id, task.id, form.answers(), **_client())
+                screens.record("QUESTIONNAIRE", _("在线回访"), shown, customer_id=link.customer_id,
+                               policy_id=task.policy_id, revisit_task_id=task.id,
+                               shown_at=screens.shown_at(f"task:{task.id}"), **_client())
         except DomainError as failure:
             error, status = failure.message, 409
         else:
@@ -357,12 +363,17 @@ def questionnaire(code, task_id):
             results[str(task.id)] = task.status
             session[SESSION_RESULTS] = results
             _drop_draft(task)
+            screens.forget_shown(f"task:{task.id}")
             return redirect(url_for(".result", code=code, task_id=task.id))
+    return _questionnaire_page(link, task, form, questions, error), status
+
+
+def _questionnaire_page(link, task, form, questions, error=None):
     progress = revisit.link_progress(link)
     return render_template("h5/questionnaire.html", link=link, task=task, form=form, questions=questions,
                            error=error, position=_positions(progress).get(task.id),
                            total=len(progress["tasks"]),
-                           draft_url=url_for(".save_draft", code=code, task_id=task.id)), status
+                           draft_url=url_for(".save_draft", code=link.code, task_id=task.id))
 
 
 @bp.route("/s/<code>/task/<int:task_id>/draft", methods=["POST"])
@@ -411,3 +422,7 @@ def after_result(code):
     if revisit.pending_tasks(link):
         return redirect(url_for(".pending_list", code=code))
     return _closing(revisit.link_progress(link))
+
+
+# the back office's task and application pages list the key screens (templates/screens/_list.html)
+bp.add_app_template_global(screens, "key_screens")

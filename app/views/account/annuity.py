@@ -70,7 +70,8 @@ def annuity_policy(policy_id):
     except DomainError:
         return _not_found()
     return _form_flow(DRAFT, policy_id, AnnuityForm(), _annuity_page, lambda form: service.apply(
-        g.customer.id, policy_id, form.request_key.data, form.method.data, form.code.data), _done_text)
+        g.customer.id, policy_id, form.request_key.data, form.method.data, form.code.data), _done_text,
+        screen=("ANNUITY_CONFIRM", _("年金领取方式变更"), None))
 
 
 @bp.route("/annuity/<int:policy_id>/code", methods=["POST"])

@@ -14,13 +14,13 @@ from app.forms.beneficiary import BeneficiaryForm
 from app.models.customer import ID_TYPES
 from app.models.policy import BENEFICIARY_KINDS, POLICY_STATUSES, RELATIONSHIPS
 from app.services import beneficiary as service
-from app.services import privacy, unit
+from app.services import privacy, screens, unit
 from app.services import settings as business_settings
 from app.services.errors import DomainError
 from app.services.servicing.application import new_request_key
 from app.views.account.base import _message, _not_found, bp, code_limit, signin_limit
 from app.views.account.center import OPEN_ITEMS
-from app.views.account.loan import verified_required
+from app.views.account.loan import _keep_screen, verified_required
 
 OPEN_ITEMS["BENEFICIARY"] = ".beneficiary_list"
 FIELDS = {"DEATH": "death", "SURVIVAL": "survival"}
@@ -73,6 +73,8 @@ def _render(template, form, policies, error=None, status=200, notice=None):
         except DomainError as problem:
             template, error, status = "edit", problem.message, problem.status
     form.survival_shown.data = "1" if survival else ""
+    if template == "confirm":
+        screens.mark_shown(form.request_key.data)
     return render_template(
         f"account/beneficiary_{template}.html", form=form, policies=policies, survival=survival, error=error,
         notice=notice, kinds=BENEFICIARY_KINDS, id_types=ID_TYPES, relationships=RELATIONSHIPS,
@@ -157,13 +159,17 @@ def beneficiary_edit():
         return _render("edit", form, policies, error.message, error.status)
     if action != "confirm":  # 提交: the confirmation that no more beneficiaries will be added
         return _render("confirm", form, policies)
+    # the key screen (issue 15): the confirmation as served, with the new lists and the policies
+    shown = screens.page_text(_render("confirm", form, policies))
     try:
         with unit.work():
             application = service.apply_for_change(
                 g.customer.id, [p.id for p in policies], form.request_key.data, _typed(form, policies),
                 action == "confirm", form.code.data)
+            _keep_screen(("BENEFICIARY_CONFIRM", _("受益人变更"), None), shown, application, form.request_key.data)
     except DomainError as error:
         return _render("confirm", form, policies, error.message, error.status)
+    screens.forget_shown(form.request_key.data)
     return _accepted(application)
 
 

@@ -12,13 +12,17 @@ from flask_babel import gettext as _
 
 from app.forms.account import LoanFaceForm, LoanForm, RepaymentForm
 from app.models.policy import POLICY_STATUSES
-from app.services import privacy, unit
+from app.services import privacy, screens, unit
 from app.services import loan_application as service
 from app.services import settings as business_settings
 from app.services.errors import DomainError
 from app.services.servicing.application import new_request_key
 from app.views.account.base import (_client, _form_error, _message, _not_found, bp, code_limit,
                                     customer_required, signin_limit)
+
+# the 《保单贷款协议》 shown on the loan page (templates/account/loan.html): a change of its wording there
+# takes a new version here; the version is shown with it and kept with the customer's key screen
+LOAN_AGREEMENT_VERSION = "2026-11"
 
 DRAFT_FIELDS = ("amount", "bank", "card_no", "account_name", "agreed")
 SESSION_DRAFTS = "account_servicing_drafts"  # {"loan:<policy_id>": {field: value}}
@@ -96,7 +100,8 @@ def _loan_page(policy_id, form, error=None, status=200):
         "account/loan.html", policy=policy, quote=quote, form=form, error=error, banks=service.BANKS,
         id_threshold=business_settings.get("ID_UPLOAD_THRESHOLD"), face_amount=service.face_amount(),
         duty_threshold=business_settings.get("STAMP_DUTY_THRESHOLD"),
-        face_passed=service.face_passed(g.customer.id), mobile=privacy.mask_mobile(g.customer.mobile)), status
+        face_passed=service.face_passed(g.customer.id), mobile=privacy.mask_mobile(g.customer.mobile),
+        agreement_version=LOAN_AGREEMENT_VERSION), status
 
 
 @bp.route("/loan/<int:policy_id>", methods=["GET", "POST"])
@@ -114,26 +119,47 @@ def loan_policy(policy_id):
         form.account_name.data, form.agreed.data, form.password.data, form.code.data,
         id_front=_file(form.id_front), id_back=_file(form.id_back)),
         lambda application: _("申请编号 %(no)s。自贷款金到账开始计息,办理进度请在“我的申请”中查看。",
-                              no=application.application_no))
+                              no=application.application_no),
+        screen=("LOAN_CONFIRM", _("保单贷款"), LOAN_AGREEMENT_VERSION))
 
 
-def _form_flow(draft, policy_id, form, page, submit, done_text):
+def _form_flow(draft, policy_id, form, page, submit, done_text, screen=None):
     """The loan's and the repayment's form: GET shows it with the saved draft and a new submission
     key; POST validates, submits in one unit of work and shows 保全申请操作完毕, or the page again
-    with a Chinese error and what was typed."""
+    with a Chinese error and what was typed.
+
+    screen: (kind, title, agreement version or None): the page as confirmed (rendered with the submitted
+    values) is kept as the customer's key screen in the submission's unit of work (issue 15)."""
     if request.method == "GET":
         _load_draft(form, draft, policy_id)
         form.request_key.data = new_request_key()
+        if screen:
+            screens.mark_shown(form.request_key.data)
         return page(policy_id, form)
     if not form.validate_on_submit():
         return page(policy_id, form, _form_error(form), 400)
+    shown = screens.page_text(page(policy_id, form)) if screen else None
     try:
         with unit.work():
             application = submit(form)
+            if screen:
+                _keep_screen(screen, shown, application, form.request_key.data)
     except DomainError as error:
         return page(policy_id, form, error.message, error.status)
     _forget_draft(draft, policy_id)
+    if screen:
+        screens.forget_shown(form.request_key.data)
     return _done(application, done_text(application))
+
+
+def _keep_screen(screen, text, application, request_key):
+    """The key screen of this submission, once (a resubmitted form returns the application already made)."""
+    kind, title, version = screen
+    if any(kept.kind == kind for kept in screens.for_application(application.id)):
+        return
+    screens.record(kind, title, text, customer_id=application.customer_id, policy_id=application.policy_id,
+                   application_id=application.id, agreement_version=version,
+                   shown_at=screens.shown_at(request_key), **_client())
 
 
 @bp.route("/loan/<int:policy_id>/code", methods=["POST"])
@@ -253,7 +279,8 @@ def repayment_policy(policy_id):
         g.customer.id, policy_id, form.request_key.data, form.amount.data, form.bank.data, form.card_no.data,
         form.account_name.data, form.code.data),
         lambda application: _("申请编号 %(no)s。还款结果以支付机构的扣款结果为准,办理进度请在“我的申请”中查看。",
-                              no=application.application_no))
+                              no=application.application_no),
+        screen=("REPAYMENT_CONFIRM", _("保单还款"), None))
 
 
 @bp.route("/repay/<int:policy_id>/code", methods=["POST"])
