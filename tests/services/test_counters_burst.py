@@ -185,3 +185,26 @@ def test_twelve_code_requests_at_once_send_one_code(seeded):
     assert len(accepted) == per_minute and {e.key for e in refused} == {"code_too_frequent"}
     assert all(e.message.startswith("验证码发送过于频繁") for e in refused)
     assert db.session.query(VerificationCode).filter_by(phone=PHONE).count() == per_minute
+
+
+def test_twelve_binding_attempts_at_once_fail_exactly_the_limit_then_lock(seeded):
+    """A signed-in mobile guessing a policyholder's name and ID: the attempts on one mobile take turns,
+    so the lockout (BIND_MAX_FAILURES) counts every failure before it."""
+    from app.models.audit import AuditEvent
+    from app.services import account
+
+    holder = customer("C0004")
+    id_type, id_number, mobile = holder.id_type, holder.id_number, holder.mobile
+    limit = current_app.config["BIND_MAX_FAILURES"]
+
+    def attempt():
+        with unit.work():
+            return account.bind("张三", id_type, id_number, mobile, signed_in_phone=mobile, ip="10.0.0.9")
+
+    accepted, refused = burst(attempt)
+
+    assert accepted == []
+    assert [e.key for e in refused].count("bind_mismatch") == limit
+    assert [e.key for e in refused].count("bind_locked") == THREADS - limit
+    assert all("绑定失败次数过多" in e.message for e in refused if e.key == "bind_locked")
+    assert db.session.query(AuditEvent).filter_by(entity="account_binding", action="bind_failed").count() == limit
