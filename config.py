@@ -98,9 +98,12 @@ CELERY = {
     # keep retrying the broker for ever (a supervisor restarts the process if it dies anyway)
     "broker_connection_retry": True,
     "broker_connection_max_retries": None,
-    # Celery 5.x default (False) leaves a late-acked task running after its connection is gone; its
-    # ack then goes nowhere and the message is redelivered anyway. Cancel it at once instead.
-    "worker_cancel_long_running_tasks_on_connection_loss": True,
+    # Left False (Celery 5's default): True terminates the tasks in flight when the connection drops,
+    # and Celery then acknowledges a terminated task as revoked; with Redis back within seconds that
+    # acknowledgement reaches it and the task is lost undone (the chaos suite lost 2 of 60 sends that
+    # way). Left running, the task finishes its work; if its ack is lost it runs again after
+    # visibility_timeout and finds its row done (every task checks its row's state first).
+    "worker_cancel_long_running_tasks_on_connection_loss": False,
 }
 # Health (app/views/health.py): the worker writes a heartbeat to Redis this often; /health/worker and
 # /health/beat answer 503 when the newest heartbeat, or beat's last tick, is older than the limit.

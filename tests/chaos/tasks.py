@@ -19,7 +19,7 @@ if os.environ.get("CHAOS_STOCK_TRANSPORT"):  # to see kombu's crash without app/
 
 @worker_ready.connect
 def _say_transport(sender, **kwargs):
-    log.warning("chaos worker transport: %s", type(sender.consumer.connection.transport).__module__)
+    log.warning("chaos worker transport: %s", type(sender.connection.transport).__module__)
 
 
 @shared_task(name="chaos.slow_send", ignore_result=True, acks_late=True)
