@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column, Date, DateTime, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Column, Date, DateTime, Index, Integer, LargeBinary, String, UniqueConstraint
 
 from app.models.base import Model, TimestampMixin
 
@@ -19,7 +19,8 @@ AUTH_STATUSES = {"UNVERIFIED": _l("未认证"), "VERIFIED": _l("已认证")}
 
 class Customer(TimestampMixin, Model):
     __tablename__ = "customer"
-    __table_args__ = (UniqueConstraint("id_type", "id_number", name="uq_customer_id_document"),)
+    __table_args__ = (UniqueConstraint("id_type", "id_number", name="uq_customer_id_document"),
+                      Index("ix_customer_id_number", "id_number"))  # the list's search by number prefix
 
     id = Column(Integer, primary_key=True)
     customer_no = Column(String(32), unique=True, nullable=False)

@@ -18,7 +18,8 @@ RELATIONSHIPS = {
 
 class Policy(TimestampMixin, Undeletable, Model):
     __tablename__ = "policy"
-    __table_args__ = (Index("ix_policy_holder_status", "holder_id", "status"),)
+    __table_args__ = (Index("ix_policy_holder_status", "holder_id", "status"),
+                      Index("ix_policy_issue_date", "issue_date", "id"))  # the list's default order
 
     id = Column(Integer, primary_key=True)
     policy_no = Column(String(32), unique=True, nullable=False)  # 保险单号

@@ -167,6 +167,7 @@ class RevisitAnswer(Undeletable, Model):
 class RevisitEvidence(Undeletable, Model):
     """The trail of a customer's e-revisit: each step with time, IP, user agent and data."""
     __tablename__ = "revisit_evidence"
+    __table_args__ = (Index("ix_evidence_occurred", "occurred_at", "id"),)  # the list's default order
 
     id = Column(Integer, primary_key=True)
     link_id = Column(Integer, ForeignKey("revisit_link.id"), index=True)

@@ -49,6 +49,7 @@ class ServicingApplication(TimestampMixin, Undeletable, Model):
     __tablename__ = "servicing_application"
     __table_args__ = (Index("ix_application_status", "status", "kind", "submitted_at"),
                       Index("ix_application_due", "status", "due_decision_at"),
+                      Index("ix_application_submitted", "submitted_at", "id"),  # the lists' order
                       UniqueConstraint("slip_code", name="uq_servicing_application_slip_code"))
 
     id = Column(Integer, primary_key=True)

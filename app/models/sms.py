@@ -32,7 +32,8 @@ class SmsTemplate(TimestampMixin, Model):
 
 class SmsMessage(TimestampMixin, Model):
     __tablename__ = "sms_message"
-    __table_args__ = (Index("ix_sms_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_sms_status_next", "status", "next_attempt_at"),
+                      Index("ix_sms_created", "created_at", "id"))  # the list's default order
 
     id = Column(Integer, primary_key=True)
     template_id = Column(Integer, ForeignKey("sms_template.id"), nullable=False)

@@ -3,8 +3,12 @@ from flask import g
 from flask_appbuilder import ModelView
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla import filters as sqla_filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import func
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectField
 
 from app.security import ALL_TASK_ROLES, role_names
@@ -34,6 +38,45 @@ class OwnTasksUnlessSupervisor(BaseFilter):
         if role_names(user) & ALL_TASK_ROLES:
             return query
         return query.filter(self.model.assigned_to_id == user.id)
+
+
+# A list counts its rows only up to here: past it the page says 超过10000条 and still pages by number
+# (a full COUNT(*) of a million policies on every page was most of the list's time, issue 14 item 6).
+LIST_COUNT_CAP = 10000
+
+
+class CappedCount(int):
+    """The row count of a list that has more rows than LIST_COUNT_CAP: a number for the pager (FAB's
+    template divides it by the page size), the words 超过10000条 where the page prints it."""
+
+    def __str__(self):
+        return _("超过%(count)s条", count=LIST_COUNT_CAP)
+
+    def __html__(self):
+        return str(self)
+
+
+class FilterStartsWith(sqla_filters.FilterStartsWith):
+    """FAB's 开头是 as a plain `LIKE 'abc%'` on the column, so the column's index serves it (FAB's own
+    wraps both sides in lower(), which no index serves). The columns' collation (utf8mb4_unicode_ci)
+    already compares without case. Same name and URL argument as FAB's, in the same place in the list."""
+
+    def apply(self, query, value):
+        query, field = sqla_filters.get_field_setup_query(query, self.model, self.column_name)
+        text = str(value).strip()
+        pattern = text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+        return query.filter(field.like(pattern, escape="!"))
+
+
+class PortalFilterConverter(sqla_filters.SQLAFilterConverter):
+    conversion_table = tuple(
+        (test, [FilterStartsWith if flt is sqla_filters.FilterStartsWith else flt for flt in flts])
+        for test, flts in sqla_filters.SQLAFilterConverter.conversion_table)
+
+
+class PortalInterface(SQLAInterface):
+    """FAB's SQLAlchemy interface whose "starts with" search uses the column's index."""
+    filter_converter_class = PortalFilterConverter
 
 
 class PortalModelView(ModelView):
@@ -74,6 +117,66 @@ class PortalModelView(ModelView):
         for form in (self.search_form, self.add_form, self.edit_form):
             _name_the_empty_choice(form)
 
+    def _list_loads(self):
+        """Loader options for the list's related columns: a many-to-one joins into the page's query, a
+        collection comes in one more query for the whole page (never one query per row)."""
+        model, options = self.datamodel.obj, []
+        for column in self.list_columns:
+            if "." in column or not self.datamodel.is_relation(column):
+                continue
+            attribute = getattr(model, column)
+            if self.datamodel.is_relation_many_to_one(column) or self.datamodel.is_relation_one_to_one(column):
+                options.append(joinedload(attribute))
+            else:
+                options.append(selectinload(attribute))
+        return options
+
+    def _list_page(self, filters, order_column, order_direction, page, page_size):
+        """One page of rows and their count. The page's ids first, in the list's order from its index
+        alone (a deferred join: however far the page, only index entries are skipped), then those rows
+        with their related rows; the count stops at LIST_COUNT_CAP (none at all when the page itself
+        shows where the rows end). Without an order the list keeps the table's own, by id."""
+        datamodel = self.datamodel
+        session, pk = datamodel.session, datamodel.get_pk()
+        ids = datamodel.apply_filters(session.query(pk), filters)
+        if order_column:
+            ids = datamodel.apply_order_by(ids, order_column, order_direction, add_pk=True)
+        else:
+            ids = ids.order_by(pk)
+        ids = [row[0] for row in datamodel.apply_pagination(ids, page, page_size)]
+        rows = []
+        if ids:
+            found = {getattr(row, pk.key): row for row in
+                     session.query(datamodel.obj).filter(pk.in_(ids)).options(*self._list_loads())}
+            rows = [found[key] for key in ids if key in found]
+        offset = (page or 0) * page_size
+        if len(ids) < page_size and (ids or not offset):
+            return offset + len(ids), rows  # the last page: the count is plain
+        matching = datamodel.apply_filters(session.query(pk), filters)
+        count = session.query(func.count()).select_from(matching.limit(LIST_COUNT_CAP + 1).subquery()).scalar()
+        if count <= LIST_COUNT_CAP:
+            return count, rows
+        # more than the cap: enough for the pager to offer the next page of any full page
+        return CappedCount(max(LIST_COUNT_CAP + 1, offset + len(ids) + (1 if len(ids) == page_size else 0))), rows
+
+    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="", page=None,
+                         page_size=None, widgets=None, **kwargs):
+        """Flask-AppBuilder's, with the page from _list_page (related rows loaded with it, the count capped)."""
+        widgets = widgets or {}
+        actions = actions or self.actions
+        page_size = page_size or self.page_size
+        if not order_column and self.base_order:
+            order_column, order_direction = self.base_order
+        joined_filters = filters.get_joined_filters(self._base_filters)
+        count, lst = self._list_page(joined_filters, order_column, order_direction, page, page_size)
+        pks = [self._serialize_pk_if_composite(pk) for pk in self.datamodel.get_keys(lst)]
+        widgets["list"] = self.list_widget(
+            label_columns=self.label_columns, include_columns=self.list_columns,
+            value_columns=self.datamodel.get_values(lst, self.list_columns), order_columns=self.order_columns,
+            formatters_columns=self.formatters_columns, page=page, page_size=page_size, count=count, pks=pks,
+            actions=actions, filters=filters, modelview_name=self.__class__.__name__, **kwargs)
+        return widgets
+
 
 def _name_the_empty_choice(form):
     """Flask-AppBuilder's related-record selects offer an empty choice whose value is `__None`, which the
@@ -111,9 +214,9 @@ def details_column(value):
 
 
 def datamodel(model):
-    return SQLAInterface(model)
+    return PortalInterface(model)
 
 
-__all__ = ["PortalModelView", "datamodel", "READ_ONLY", "NO_DELETE", "_l", "code_list", "device_column",
+__all__ = ["PortalModelView", "PortalInterface", "FilterStartsWith", "LIST_COUNT_CAP", "CappedCount", "datamodel", "READ_ONLY", "NO_DELETE", "_l", "code_list", "device_column",
            "details_column",
            "mask_id_number", "mask_mobile", "OwnTasksUnlessSupervisor"]
