@@ -41,6 +41,19 @@ MAX_FRAMES = 3  # frames taken from each liveness video into the summary
 DERIVATION_CONTEXT = b"portal evidence pack signing key v1\x00"
 
 
+# detail keys the trail and the checks write that labels.DETAIL_KEYS does not name
+EXTRA_DETAIL_KEYS = {"seconds": _l("耗时(秒)"), "result": _l("结果"), "photo": _l("照片文件"), "video": _l("视频文件")}
+
+
+def _details(data):
+    from app.services import labels
+
+    if isinstance(data, dict):
+        return [(EXTRA_DETAIL_KEYS.get(k, label), v) for (label, v), k in
+                zip(labels.details(data), [k for k, v in data.items() if v is not None and v != ""])]
+    return labels.details(data)
+
+
 class PackError(Exception):
     """Unusable input for verify() (not a ZIP, no manifest, no usable key): exit 2."""
 
@@ -436,8 +449,8 @@ def _collect(pack):  # noqa: C901  (one pass over every kind of record, in the o
                                                    RevisitEvidence.task_id.is_(None))))
             .order_by(RevisitEvidence.occurred_at, RevisitEvidence.id)))
     for row in evidence:
-        detail = "; ".join(f"{k}:{v}" for k, v in labels.details({key: value for key, value in (row.data or {}).items()
-                                                                  if key != "photo"}))
+        detail = "; ".join(f"{k}:{v}" for k, v in _details({key: value for key, value in (row.data or {}).items()
+                                                            if key != "photo"}))
         where = _("IP %(ip)s,设备 %(device)s", ip=row.ip or "—", device=labels.device(row.user_agent) or "—")
         pack.event(row.occurred_at, labels.code(labels.EVIDENCE_STEPS, row.step),
                    f"{where}{';' + detail if detail else ''}")
@@ -635,7 +648,7 @@ def _collect(pack):  # noqa: C901  (one pass over every kind of record, in the o
             device=labels.device(v.user_agent) or "—")
         pack.event(v.completed_at or v.created_at, _l("人脸核验"), detail)
         s["faces"].append({"row": v, "detail": detail, "files": files,
-                           "figures": "; ".join(f"{k}:{val}" for k, val in labels.details(v.details))})
+                           "figures": "; ".join(f"{k}:{val}" for k, val in _details(v.details))})
 
     # --- the key screens (services/screens.py)
     shown = []
