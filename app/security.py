@@ -54,6 +54,7 @@ READ_EVERYTHING = {
     "ReviewQueueView": _LIST,  # reads the queue; operators decide
     "ServicingApplicationView": _LIST, "PolicyLoanView": _LIST, "LoanRepaymentView": _LIST,
     "AnnuityChangeView": _LIST, "BeneficiaryChangeView": _LIST,  # the changes made (issue 12)
+    "EvidencePackView": ("can_download",),  # the signed evidence packs (issue 15); each download audited
     "LoanLedgerView": ("can_list", "can_show", "can_download"),  # the ledgers and the loans' xlsx
     "LoanRateView": ("can_list",),  # the declared rates; Admin declares
     "SmsMessageView": _LIST, "SmsTemplateView": _LIST,
