@@ -198,6 +198,9 @@ def servicing_recompute_loans(batch):
 
 
 def register_cli(app):
+    from app.cli_audit import audit_cli
+
+    app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(portal_cli)
     app.cli.add_command(identity_cli)

@@ -1,10 +1,13 @@
-from sqlalchemy import Column, DateTime, Index, Integer, JSON, String
+from sqlalchemy import Column, DateTime, Index, Integer, JSON, String, UniqueConstraint
 
 from app.models.base import Model, Undeletable
 
 
 class AuditEvent(Undeletable, Model):
-    """Who did what, when, with the values before and after. Never updated or deleted."""
+    """Who did what, when, with the values before and after. Never updated or deleted.
+
+    row_hash is the SHA-256 of the event's canonical content (services/seal.py, event_hash), written with
+    the row; rows inserted outside services/audit.py (the claim procedure) get it from the seal job."""
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
 
@@ -20,3 +23,21 @@ class AuditEvent(Undeletable, Model):
     after = Column(JSON)
     ip = Column(String(45))
     user_agent = Column(String(255))
+    row_hash = Column(String(64))
+
+
+class AuditSeal(Undeletable, Model):
+    """One period's audit events sealed (services/seal.py): the ids first_id..last_id in id order, less the
+    ids that never held a committed event (gaps, as ranges), `count` events, and the running SHA-256 chained
+    to the previous seal's chain_hash over each event's id and row_hash."""
+    __tablename__ = "audit_seal"
+    __table_args__ = (UniqueConstraint("first_id", name="uq_audit_seal_first"),)
+
+    id = Column(Integer, primary_key=True)
+    first_id = Column(Integer, nullable=False)
+    last_id = Column(Integer, nullable=False, index=True)
+    count = Column(Integer, nullable=False)
+    gaps = Column(JSON)  # [[from, to], ...] ids in the range without an event when sealed
+    prev_hash = Column(String(64), nullable=False)
+    chain_hash = Column(String(64), nullable=False)
+    sealed_at = Column(DateTime, nullable=False, index=True)

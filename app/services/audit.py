@@ -4,7 +4,19 @@ A session listener writes one event per inserted, updated or deleted row with th
 before and after and the actor (staff user, customer, or the named system job). Records the
 law says to keep (models marked Undeletable) cannot be deleted at all. Set-based statements
 (bulk expiry, seeding) bypass ORM events; their services call record() themselves.
+
+Tamper evidence (services/seal.py): every event carries row_hash, the SHA-256 of its canonical content
+(event_hash), computed here as it is written; a beat job seals the events period by period into a hash
+chain. The records the law asks to be tamper-proof (COVERED: answers, call attempts, identity checks,
+consents, loan ledgers, the key screens) are covered through their events, which hold their full values: a create event
+holds every column, an update event the columns changed, and a set-based INSERT or UPDATE of one of
+these tables (the ledger's roll-over, the consent lapse) is caught by the do_orm_execute listener, which
+writes one bulk_insert / bulk_update event with the full values of each row it touched. `flask audit
+verify` replays them and compares the rows. Rows written outside the ORM session altogether (raw SQL,
+the claim procedure) get their row_hash from the seal job; they must not write COVERED tables.
 """
+import hashlib
+import json
 import contextlib
 import contextvars
 import datetime
@@ -20,7 +32,9 @@ from app.models.base import Undeletable
 _actor = contextvars.ContextVar("audit_actor", default=None)
 SECRET_FIELDS = {"password", "servicing_password_hash", "face_encoding", "code_hash"}
 NOISE_FIELDS = {"last_login", "login_count", "fail_login_count", "changed_on", "updated_at"}
-NOT_AUDITED = {"audit_event", "revisit_evidence", "verification_code", "ab_permission_view_role",
+# records sealed through their audit events (full values), checked row by row by `flask audit verify`
+COVERED = ("revisit_answer", "call_attempt", "identity_verification", "consent", "loan_ledger_entry", "key_screen")
+NOT_AUDITED = {"audit_event", "audit_seal", "revisit_evidence", "verification_code", "ab_permission_view_role",
                "ab_permission", "ab_view_menu", "ab_permission_view"}
 
 
@@ -73,15 +87,47 @@ def origin():
     return None, None
 
 
+HASHED_FIELDS = ("occurred_at", "actor_type", "actor_id", "actor_name", "action", "entity", "entity_id",
+                 "before", "after", "ip", "user_agent")
+
+
+def _json_value(value):
+    """What a JSON column gives back after a round trip (keys as strings, tuples as lists)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return json.loads(json.dumps(value, default=str))
+
+
+def canonical(event):
+    """The canonical text of an event's content (a mapping or a row with HASHED_FIELDS): a JSON array
+    with sorted keys, the time to the second, the ids as text or integers as stored."""
+    occurred = event["occurred_at"]
+    if isinstance(occurred, datetime.datetime):
+        occurred = occurred.replace(microsecond=0).isoformat(sep=" ")
+    actor_id = event["actor_id"]
+    return json.dumps([occurred, event["actor_type"], None if actor_id is None else int(actor_id),
+                       event["actor_name"], event["action"], event["entity"], event["entity_id"],
+                       _json_value(event["before"]), _json_value(event["after"]), event["ip"],
+                       event["user_agent"]],
+                      sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def event_hash(event):
+    """SHA-256 (hex) of canonical(event): the row_hash an audit event is written with."""
+    return hashlib.sha256(canonical(event).encode("utf-8")).hexdigest()
+
+
 def _event_row(action, entity, entity_id, before=None, after=None):
     actor_type, actor_id, actor_name = current_actor()
     from app.services import clock
 
     ip, user_agent = origin()
-    return dict(occurred_at=clock.now(), actor_type=actor_type, actor_id=actor_id,
-                actor_name=actor_name, action=action, entity=entity,
-                entity_id=None if entity_id is None else str(entity_id),
-                before=before, after=after, ip=ip, user_agent=user_agent)
+    row = dict(occurred_at=clock.now(), actor_type=actor_type, actor_id=actor_id,
+               actor_name=actor_name, action=action, entity=entity,
+               entity_id=None if entity_id is None else str(entity_id),
+               before=before, after=after, ip=ip, user_agent=user_agent)
+    row["row_hash"] = event_hash(row)
+    return row
 
 
 def record(session, action, entity, entity_id=None, before=None, after=None):
@@ -135,8 +181,9 @@ def _after_flush(session, flush_context):
     rows = []
     for obj in session.new:
         if _audited(obj):
-            rows.append(_event_row("create", obj.__tablename__, inspect(obj).identity[0]
-                                   if inspect(obj).identity else None, None, _values(obj)))
+            state = inspect(obj)  # the identity is registered after this listener: read the key itself
+            key = state.identity or state.mapper.primary_key_from_instance(obj)
+            rows.append(_event_row("create", obj.__tablename__, key[0] if key else None, None, _values(obj)))
     for obj in session.dirty:
         if not _audited(obj) or not session.is_modified(obj):
             continue
@@ -158,9 +205,59 @@ def _forbid_bulk_delete(orm_execute_state):
                 raise DeletionForbidden(f"{mapper.class_.__name__} records cannot be deleted")
 
 
+def row_values(table, row):
+    """The values of a row read with SQL as the listener records an object's (_values)."""
+    return {column.name: "***" if column.name in SECRET_FIELDS else _plain(row._mapping[column])
+            for column in table.columns}
+
+
+def _covered_table(statement):
+    table = getattr(statement, "table", None)
+    name = getattr(table, "name", None)
+    if name not in COVERED:
+        return None
+    return table if hasattr(table, "c") and "id" in table.c else None
+
+
+def _capture_bulk(orm_execute_state):
+    """A set-based INSERT or UPDATE of a COVERED table: run it, then write one event a row it touched with
+    the row's full values (bulk_insert / bulk_update), in the same transaction."""
+    from sqlalchemy import func, select
+
+    table = _covered_table(orm_execute_state.statement)
+    if table is None or orm_execute_state.execution_options.get("audit_bulk_captured"):
+        return None
+    table = table.metadata.tables.get(table.name, table)  # the plain Table (not an ORM annotation)
+    session, statement = orm_execute_state.session, orm_execute_state.statement
+    if orm_execute_state.is_update:
+        where = statement.whereclause
+        query = select(table.c.id) if where is None else select(table.c.id).where(where)
+        ids = list(session.execute(query).scalars())
+        result = orm_execute_state.invoke_statement(execution_options={"audit_bulk_captured": True})
+        action, touched = "bulk_update", table.c.id.in_(ids)
+        if not ids:
+            return result
+    else:
+        before_max = session.execute(select(func.max(table.c.id))).scalar() or 0
+        result = orm_execute_state.invoke_statement(execution_options={"audit_bulk_captured": True})
+        action, touched = "bulk_insert", table.c.id > before_max
+    rows = [_event_row(action, table.name, row.id, None, row_values(table, row))
+            for row in session.execute(select(table).where(touched).order_by(table.c.id))]
+    if rows:
+        session.execute(insert(AuditEvent.__table__), rows)
+    return result
+
+
+def _on_orm_execute(orm_execute_state):
+    _forbid_bulk_delete(orm_execute_state)
+    if orm_execute_state.is_insert or orm_execute_state.is_update:
+        return _capture_bulk(orm_execute_state)
+    return None
+
+
 def install(_session=None):
     """Attach the listeners to every ORM session (once per process)."""
     if not event.contains(Session, "before_flush", _before_flush):
         event.listen(Session, "before_flush", _before_flush)
         event.listen(Session, "after_flush", _after_flush)
-        event.listen(Session, "do_orm_execute", _forbid_bulk_delete)
+        event.listen(Session, "do_orm_execute", _on_orm_execute)

@@ -18,7 +18,7 @@ from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.models.revisit import CALL_OUTCOMES, TASK_CHANNELS, TASK_STATUSES, CallAttempt, RevisitTask
-from app.services import clock
+from app.services import clock, seal
 from app.services.revisit.states import OPEN as OPEN_STATUSES
 from app.services.revisit.states import PHONE_FAILED
 
@@ -109,6 +109,7 @@ def figures(today=None):
         "statuses": TASK_STATUSES,
         "channels": TASK_CHANNELS,
         "outcomes": CALL_OUTCOMES,
+        "seal": seal.last_seal_status(),  # the audit trail's last seal and its check (services/seal.py)
     }
 
 

@@ -5,3 +5,4 @@ from app.tasks import identity  # noqa: F401
 from app.tasks import phone_revisit  # noqa: F401
 from app.tasks import servicing  # noqa: F401
 from app.tasks import sweep  # noqa: F401
+from app.tasks import audit  # noqa: F401

@@ -22,4 +22,6 @@ def beat_schedule(config):
     schedule["servicing-daily-loans"] = {"task": "servicing.daily_loans", "schedule": crontab(hour=0, minute=20)}
     # the insured's consent (app/services/servicing/consent.py): lapses every 10 minutes
     schedule["servicing-lapse-consents"] = {"task": "servicing.lapse_consents", "schedule": crontab(minute="*/10")}
+    # the audit trail's seal (app/services/seal.py): every 10 minutes
+    schedule["audit-seal"] = {"task": "audit.seal", "schedule": crontab(minute="*/10")}
     return schedule
