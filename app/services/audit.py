@@ -98,23 +98,25 @@ def _json_value(value):
     return json.loads(json.dumps(value, default=str))
 
 
-def canonical(event):
+def canonical(event, stored=False):
     """The canonical text of an event's content (a mapping or a row with HASHED_FIELDS): a JSON array
-    with sorted keys, the time to the second, the ids as text or integers as stored."""
+    with sorted keys, the time to the second, the ids as text or integers as stored. `stored`: before and
+    after were read from the JSON columns (already what a round trip gives)."""
+    plain = (lambda value: value) if stored else _json_value
     occurred = event["occurred_at"]
     if isinstance(occurred, datetime.datetime):
         occurred = occurred.replace(microsecond=0).isoformat(sep=" ")
     actor_id = event["actor_id"]
     return json.dumps([occurred, event["actor_type"], None if actor_id is None else int(actor_id),
                        event["actor_name"], event["action"], event["entity"], event["entity_id"],
-                       _json_value(event["before"]), _json_value(event["after"]), event["ip"],
+                       plain(event["before"]), plain(event["after"]), event["ip"],
                        event["user_agent"]],
                       sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def event_hash(event):
+def event_hash(event, stored=False):
     """SHA-256 (hex) of canonical(event): the row_hash an audit event is written with."""
-    return hashlib.sha256(canonical(event).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical(event, stored).encode("utf-8")).hexdigest()
 
 
 def _event_row(action, entity, entity_id, before=None, after=None):
