@@ -17,12 +17,13 @@ from app.models.servicing import LoanLedgerEntry
 from app.services import audit, clock, dashboard, seal
 from app.tasks.audit import seal_events
 from tests.services.test_loan import add_loan
+from tests.services.test_ledger import frozen, templates  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
 def sealable(monkeypatch):
     """Every committed event may be sealed at once (the real horizon is tested on its own below)."""
-    monkeypatch.setattr(seal, "horizon", lambda session=None: clock.now() + datetime.timedelta(days=1))
+    monkeypatch.setattr(seal, "horizon", lambda session=None: datetime.datetime(9999, 1, 1))
 
 
 def write_events(n, entity="policy"):
@@ -270,3 +271,59 @@ def test_the_horizon_waits_for_the_delay(app):
         assert seal.seal() is None  # written just now: sealed on a later run
     finally:
         app.config.pop("AUDIT_SEAL_DELAY_SECONDS", None)
+
+
+def test_an_answer_changed_by_hand_is_named(seeded, sealable):
+    """The issue's "done when": one answer changed in the database by hand, and verify names it."""
+    from app.models.revisit import Question, RevisitAnswer, RevisitTask
+
+    task = db.session.execute(select(RevisitTask)).scalars().first()
+    question = db.session.execute(select(Question)).scalars().first()
+    answer = RevisitAnswer(task_id=task.id, question_id=question.id, question_text=question.text, answer=True,
+                           channel="ELECTRONIC", answered_at=clock.now(), ip="10.1.2.3", user_agent="phone")
+    db.session.add(answer)
+    db.session.commit()
+    seal_events()
+    assert seal.verify().intact
+    db.session.rollback()
+    sql("UPDATE revisit_answer SET answer = 0 WHERE id = :id", id=answer.id)
+    found = first_break()
+    assert found.kind == "record_changed"
+    assert found.message == f"回访答案 #{answer.id} 的“answer”被改动:审计事件记录为 True,数据库现为 False"
+
+
+def test_the_set_based_roll_over_is_sealed_with_full_values(templates, sealable):
+    """The ledger's roll-over writes its rows with set-based INSERTs: each row gets a bulk_insert event with
+    its full values, so a rolled-over loan's rows are checked like the others."""
+    from tests.services.test_ledger import disburse, pending_loan
+
+    loan_id = pending_loan()
+    disburse(loan_id)
+    templates.move_to(datetime.datetime(2026, 9, 1, 0, 30))
+    from app.services import ledger
+
+    assert ledger.roll_over_due(datetime.date(2026, 9, 1)) == 1
+    keys = {e.after["event_key"]: int(e.entity_id) for e in db.session.execute(
+        select(AuditEvent).where(AuditEvent.entity == "loan_ledger_entry", AuditEvent.action == "bulk_insert"))
+        .scalars()}
+    assert set(keys) == {f"rollover-out:{loan_id}", f"rollover-in:{loan_id}"}
+    seal_events()
+    report = seal.verify()
+    assert report.intact and report.records >= 3, report.summary()
+    db.session.rollback()
+    sql("UPDATE loan_ledger_entry SET principal_after = 1.00 WHERE id = :id", id=keys[f"rollover-in:{loan_id}"])
+    found = first_break()
+    assert found.kind == "record_changed" and "“principal_after”被改动" in found.message
+
+
+def test_the_dashboard_shows_the_last_seal_and_its_check(seeded, client, sealable):
+    from tests.conftest import login
+
+    seal_events()
+    last = db.session.execute(select(AuditSeal).order_by(AuditSeal.id.desc())).scalars().first()
+    login(client, "supervisor")
+    page = client.get("/revisit-dashboard/").get_data(as_text=True)
+    assert f"最后封存 #{last.id}" in page and f"事件 #{last.first_id}–#{last.last_id}" in page and "核验通过" in page
+    sql("UPDATE audit_event SET action = 'forged' WHERE id = :id", id=last.last_id)
+    page = client.get("/revisit-dashboard/").get_data(as_text=True)
+    assert "核验未通过" in page
