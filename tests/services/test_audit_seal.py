@@ -327,3 +327,28 @@ def test_the_dashboard_shows_the_last_seal_and_its_check(seeded, client, sealabl
     sql("UPDATE audit_event SET action = 'forged' WHERE id = :id", id=last.last_id)
     page = client.get("/revisit-dashboard/").get_data(as_text=True)
     assert "核验未通过" in page
+
+
+def test_events_written_beside_the_session_get_their_hash_from_the_seal_job(seeded, sealable):
+    """As the portal_claim_next procedure writes them: no row_hash until the seal job computes it."""
+    sql("INSERT INTO audit_event (occurred_at, actor_type, actor_id, actor_name, action, entity, entity_id) "
+        "VALUES (:at, 'user', 7, 'agent1', 'claim', 'revisit_task', '42')", at=clock.now())
+    event_id = event_ids()[-1]
+    assert seal.verify().intact  # not sealed yet: nothing to compare
+    db.session.rollback()
+    seal_events()
+    row = db.session.execute(select(AuditEvent).where(AuditEvent.id == event_id)).scalar_one()
+    assert row.row_hash == audit.event_hash(vars(row))
+    assert seal.verify().intact
+
+
+def test_an_event_dated_ahead_of_the_clock_does_not_hold_the_seal_back(app):
+    write_events(1)
+    future = clock.now() + datetime.timedelta(days=4)  # written while the demo's clock ran 4 days ahead
+    sql("UPDATE audit_event SET occurred_at = :at", at=future)
+    sql("UPDATE audit_event SET row_hash = NULL")
+    app.config["AUDIT_SEAL_DELAY_SECONDS"] = 0
+    try:
+        assert seal.seal().count == 1
+    finally:
+        app.config.pop("AUDIT_SEAL_DELAY_SECONDS", None)
