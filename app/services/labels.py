@@ -28,6 +28,8 @@ AUDIT_ACTIONS = {
     "new_version": _l("保存问卷新版本"), "face_attempt": _l("人脸核验尝试"),
     "bind_failed": _l("绑定保单失败"), "bind_failed_id": _l("绑定保单失败(证件)"), "bound": _l("绑定保单"),
     "password_set": _l("设置服务密码"),
+    "resend": _l("重新发送短信"), "settle": _l("核实短信发送结果"), "sweep": _l("重新排队丢失的任务"),
+    "bulk_insert": _l("批量新增"), "bulk_update": _l("批量修改"),
 }
 
 EVIDENCE_STEPS = {
