@@ -113,6 +113,25 @@ def figures(today=None):
     }
 
 
+def daily_completions(today=None):
+    """This month's visits completed, day by day up to today, by channel: {"days": ["11-01", ...],
+    "ELECTRONIC": [n, ...], "PHONE": [n, ...]} (the dashboard's chart; counted by completed_at)."""
+    today = today or clock.today()
+    first = today.replace(day=1)
+    day = func.date(RevisitTask.completed_at)
+    rows = db.session.execute(
+        select(day, RevisitTask.channel, func.count())
+        .where(RevisitTask.completed_at >= clock.start_of_day(first),
+               RevisitTask.completed_at < clock.start_of_day(today + timedelta(days=1)))
+        .group_by(day, RevisitTask.channel)).all()
+    counts = {(str(d)[:10], channel): int(n) for d, channel, n in rows}
+    days = [first + timedelta(days=i) for i in range((today - first).days + 1)]
+    series = {"days": [f"{d:%m-%d}" for d in days]}
+    for channel in COMPLETION_CHANNELS:
+        series[channel] = [counts.get((d.isoformat(), channel), 0) for d in days]
+    return series
+
+
 def urgent_tasks(limit=20, today=None):
     """The open tasks closest to (or past) their hesitation deadline, for the supervisors' list."""
     today = today or clock.today()

@@ -58,3 +58,15 @@ def test_the_supervisor_sees_the_walkthroughs_figures_on_the_page(seeded, client
     assert 'id="today-calls">1<' in html and 'id="today-completed">1<' in html
     assert 'id="today-completed-PHONE">1<' in html and 'id="today-created">0<' in html
     assert 'id="month-calls">2<' in html
+
+
+def test_the_daily_chart_counts_the_visit_on_the_day_it_was_completed(seeded, client):
+    _walkthrough()
+    with _travel(DAY5 + timedelta(hours=2)):
+        daily = dashboard.daily_completions()
+        login(client, "supervisor")
+        html = client.get("/revisit-dashboard/").get_data(as_text=True)
+    day5 = f"{DAY5:%m-%d}"
+    assert daily["days"][0] == f"{DAY5.replace(day=1):%m-%d}" and daily["days"][-1] == day5
+    assert daily["PHONE"][daily["days"].index(day5)] == 1 and sum(daily["PHONE"]) == 1
+    assert 'id="daily-chart"' in html and "/vendor/echarts/" in html  # ECharts from the portal itself
