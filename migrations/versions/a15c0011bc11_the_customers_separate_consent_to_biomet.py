@@ -1,0 +1,23 @@
+"""the customer's separate consent to biometric processing (issue 15 point 4)
+
+Revision ID: a15c0011bc11
+Revises: a15c0010en10
+Create Date: 2026-11-30 07:20:00
+
+"""
+from alembic import op  # noqa: F401
+import sqlalchemy as sa  # noqa: F401
+
+
+revision = 'a15c0011bc11'
+down_revision = 'a15c0010en10'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
