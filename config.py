@@ -196,6 +196,11 @@ CLAIM_WITH_PROCEDURE = True
 SHORT_LINK_PER_MINUTE = _env("SHORT_LINK_RATE_LIMIT", "20 per minute")
 # Face photos (docs/identity.md has the measured distances behind every threshold)
 FACE_IMAGE_MAX_SIDE = _int("FACE_IMAGE_MAX_SIDE", 800)  # photos are downscaled to this before detection
+# The face-check queue's pace (issue 14 item 7): photos the workers check per second in all, i.e.
+# bench/face_capacity.py's figure per worker core times the worker processes (-c); a video counts as
+# FACE_VIDEO_CHECK_SECONDS. The progress page divides the checks ahead of a customer's by it.
+FACE_CHECKS_PER_SECOND = float(_env("FACE_CHECKS_PER_SECOND", "4"))
+FACE_VIDEO_CHECK_SECONDS = float(_env("FACE_VIDEO_CHECK_SECONDS", "2"))
 # Largest image (any upload decoded by Pillow), read from the header before decoding: a 48 MP phone
 # camera (8064x6048) fits; a 160 KB PNG claiming 12000x12000 (690 MB decoded) does not.
 IMAGE_MAX_PIXELS = _int("IMAGE_MAX_PIXELS", 50_000_000)

@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, JSON, String
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, JSON, String
 
 from app.models.base import Model, Undeletable
 
@@ -10,6 +10,8 @@ VERIFICATION_STATUSES = {"PENDING": _l("处理中"), "PASSED": _l("通过"), "FA
 class IdentityVerification(Undeletable, Model):
     """Every face or liveness check with its evidence (file, digits, figures)."""
     __tablename__ = "identity_verification"
+    # the queue: PENDING checks in id order (the sweep, the progress page's place in the queue)
+    __table_args__ = (Index("ix_identity_verification_queue", "status", "kind"),)
 
     id = Column(Integer, primary_key=True)
     customer_id = Column(Integer, ForeignKey("customer.id"), nullable=False, index=True)

@@ -388,6 +388,28 @@ def run_photo_verification(verification_id):
     return verification.status
 
 
+def queue_position(verification):
+    """Where a PENDING check stands in the workers' queue: {"ahead": checks of any kind still PENDING that
+    were queued before it, "seconds": an estimate of the wait for its own result}; None once it is done.
+
+    One count over the PENDING rows below its id (index ix_identity_verification_queue: status, kind; the
+    id rides along in InnoDB), so it costs the length of the queue, not of the table. The estimate takes
+    photos at FACE_CHECKS_PER_SECOND (the measured rate of all worker cores) and each video at
+    FACE_VIDEO_CHECK_SECONDS, its own check included; a check the sweep will queue again counts as waiting."""
+    if verification is None or verification.status != "PENDING":
+        return None
+    rows = db.session.query(IdentityVerification.kind, func.count(IdentityVerification.id)).filter(
+        IdentityVerification.status == "PENDING", IdentityVerification.id < verification.id) \
+        .group_by(IdentityVerification.kind).all()
+    ahead = {kind: count for kind, count in rows}
+    rate = float(current_app.config.get("FACE_CHECKS_PER_SECOND") or 4.0)
+    video = float(current_app.config.get("FACE_VIDEO_CHECK_SECONDS") or 2.0)
+    photos = ahead.get("PHOTO", 0) + (verification.kind == "PHOTO")
+    videos = ahead.get("VIDEO", 0) + (verification.kind == "VIDEO")
+    seconds = photos / max(rate, 0.01) + videos * video
+    return {"ahead": sum(ahead.values()), "seconds": max(1, int(-(-seconds // 1)))}
+
+
 # --- video liveness (account authentication, password reset) -------------------
 
 

@@ -3,7 +3,7 @@
 from flask import jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
-from app.services import errors
+from app.services import errors, identity
 from app.services.errors import DomainError
 
 
@@ -23,6 +23,11 @@ def status_reply(verification, settle, passed_url, progress_url):
     """The JSON the progress page polls: done or not, and where to go once settled (settle(verification)
     is the page's own step after a pass, True when the customer may go on)."""
     body = {"status": verification.status, "done": verification.status != "PENDING"}
+    place = identity.queue_position(verification)
+    if place is not None:  # the page shows where the check stands (issue 14 item 7)
+        text = _("前面还有 %(ahead)s 位,预计约 %(seconds)s 秒", **place) if place["ahead"] else \
+            _("正在为您进行人脸比对,预计约 %(seconds)s 秒", seconds=place["seconds"])
+        body["queue"] = dict(place, text=text)
     if verification.status == "PASSED" and settle(verification):
         body["redirect"] = passed_url
     elif body["done"]:

@@ -96,6 +96,11 @@
             window.location.replace(body.redirect);
             return;
           }
+          var place = document.getElementById("progress-queue");
+          if (place && body.queue) {  // 前面还有 N 位,预计约 M 秒
+            place.textContent = body.queue.text;
+            place.hidden = false;
+          }
           waited += delay;
           if (waited > 90000) {
             var text = document.getElementById("progress-text");
