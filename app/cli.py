@@ -27,20 +27,6 @@ def portal_init():
     click.echo("roles ready")
 
 
-@portal_cli.command("rotate-keys")
-@click.option("--batch", default=500, show_default=True, help="Rows per committed batch.")
-def portal_rotate_keys(batch):
-    """Re-encrypt the personal data at rest (ID numbers, mobiles, face encodings) with the first key of
-    DATA_ENCRYPTION_KEYS; idempotent. Afterwards the keys after the first can be dropped."""
-    from app.services import crypto
-
-    with audit.acting_as("cli:rotate-keys"):
-        changed = crypto.rotate(db.session, batch=batch)
-        audit.record(db.session, "rotate_keys", "data_encryption", None, None, changed)
-        db.session.commit()
-    click.echo(", ".join(f"{table}: {count} row(s) re-encrypted" for table, count in changed.items()))
-
-
 @portal_cli.command("run-jobs")
 def portal_run_jobs():
     """Run every scheduled job once, now (what celery beat runs; for the embedded default, which has
@@ -222,3 +208,6 @@ def register_cli(app):
     from app.cli_evidence import evidence_cli  # evidence packs: verify offline, public key
 
     app.cli.add_command(evidence_cli)
+    from app.cli_retention import retention_cli  # records past their retention: export for an archive
+
+    app.cli.add_command(retention_cli)

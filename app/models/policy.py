@@ -4,7 +4,6 @@ from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Inte
 from sqlalchemy.orm import relationship
 
 from app.models.base import Model, Money, TimestampMixin, Undeletable
-from app.services.crypto import EncryptedString
 
 POLICY_STATUSES = {"IN_FORCE": _l("保单有效"), "SUSPENDED": _l("中止"), "TERMINATED": _l("终止")}
 CHANNELS = {"OFFICIAL_ACCOUNT": _l("官微"), "OFFLINE": _l("线下")}
@@ -50,6 +49,8 @@ class Policy(TimestampMixin, Undeletable, Model):
     holder_relationship = Column(String(16))
     # an insured event reported by the core system (intake API): no beneficiary change from then on
     claim_reported_at = Column(DateTime)
+    # the day the contract ended as the core system reported it (status TERMINATED): retention runs from it
+    contract_ended_on = Column(Date)
 
     beneficiaries = relationship("Beneficiary", back_populates="policy",
                                  order_by="Beneficiary.version, Beneficiary.kind, Beneficiary.order")
@@ -74,7 +75,7 @@ class Beneficiary(Undeletable, Model):
     version = Column(Integer, nullable=False, default=1)
     name = Column(String(64), nullable=False)
     id_type = Column(String(20), nullable=False)
-    id_number = Column(EncryptedString(255), nullable=False)  # encrypted at rest (app/services/crypto.py)
+    id_number = Column(String(32), nullable=False)
     gender = Column(String(1), nullable=False)
     birth_date = Column(Date, nullable=False)
     id_valid_until = Column(Date)  # None: 长期

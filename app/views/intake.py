@@ -39,6 +39,8 @@ POLICY_SCHEMA = {
         "receipt_signed_date": {"type": "string", "format": "date"},
         "effective_date": {"type": "string", "format": "date"},
         "status": {"type": "string", "enum": ["IN_FORCE", "SUSPENDED", "TERMINATED"], "default": "IN_FORCE"},
+        "terminated_on": {"type": "string", "format": "date",
+                          "description": "the day the contract ended (status TERMINATED; ignored otherwise)"},
         "channel": {"type": "string", "enum": ["OFFICIAL_ACCOUNT", "OFFLINE"], "default": "OFFLINE"},
         "premium": {"type": "string", "example": "12000.00", "description": "decimal, 2 places"},
         "payment_mode": {"type": "string", "enum": ["SINGLE", "REGULAR"]},

@@ -4,8 +4,6 @@ import os
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
@@ -18,12 +16,11 @@ from app.models.customer import AUTH_STATUSES, GENDERS, ID_TYPES, Customer
 from app.models.policy import (BENEFICIARY_KINDS, CHANNELS, PAYMENT_FREQUENCIES, PAYMENT_MODES,
                                POLICY_STATUSES, RELATIONSHIPS, Beneficiary, Policy)
 from app.models.product import ANNUITY_METHODS, PRODUCT_KINDS, Product
-from app.services import policy as policies, unit
+from app.services import policy as policies, retention, unit
 from app.services import settings as business_settings
-from app.services.crypto import lookup_hash
 from app.services.errors import DomainError
 from app.services.privacy import mask_id_number, mask_mobile, mask_name
-from app.views.base import READ_ONLY, PortalModelView, _l, datamodel
+from app.views.base import READ_ONLY, PortalInterface, PortalModelView, _l, datamodel
 
 CUSTOMER_LABELS = {
     "customer_no": _l("客户号"), "name": _l("姓名"), "gender": _l("性别"),
@@ -43,6 +40,7 @@ POLICY_LABELS = {
     "universal_account_no": _l("万能账户"), "created_at": _l("创建时间"), "updated_at": _l("更新时间"),
     "beneficiaries": _l("受益人"), "annuity_method_from": _l("年金领取方式适用日"),
     "holder_relationship": _l("投保人与被保险人关系"), "claim_reported_at": _l("出险报案时间"),
+    "contract_end": _l("合同终止日"), "retention_end": _l("记录保存期限"),
 }
 
 
@@ -61,36 +59,18 @@ def beneficiaries_text(people):
     return ";".join(parts)
 
 
-class FilterHashEqual(BaseFilter):
-    """Exact match on an encrypted column through its keyed hash (app/services/crypto.py): the only
-    search an encrypted ID number or mobile allows (no prefix or substring)."""
-    name = FilterEqual.name  # Flask-AppBuilder's own "Equal to" label
-    arg_name = "eq"
-
-    def apply(self, query, value):
-        return query.filter(getattr(self.model, f"{self.column_name}_hash") == lookup_hash(value, self.column_name))
-
-
 class CustomerView(PortalModelView):
     entity_label = _l("客户")
     datamodel = datamodel(Customer)
     label_columns = CUSTOMER_LABELS
     choices = {"gender": GENDERS, "id_type": ID_TYPES, "auth_status": AUTH_STATUSES}
     list_columns = ["customer_no", "name", "gender", "id_type", "id_number", "mobile", "auth_status"]
-    show_exclude_columns = ["face_encoding", "servicing_password_hash", "id_number_hash", "mobile_hash"]
+    show_exclude_columns = ["face_encoding", "servicing_password_hash"]
     show_template = "customer_show.html"
     search_columns = ["customer_no", "name", "id_number", "mobile", "auth_status"]
     edit_columns = ["name", "gender", "birth_date", "id_type", "id_number", "mobile", "wechat_openid"]
     add_columns = ["customer_no"] + edit_columns
     formatters_columns = {"id_number": mask_id_number, "mobile": mask_mobile}
-
-    def _init_properties(self):
-        """ID number and mobile are encrypted: searched by exact value only, through their hashes
-        (also for the filters a URL can name)."""
-        super()._init_properties()
-        for column in ("id_number", "mobile"):
-            self._filters._search_filters[column] = [FilterHashEqual(column, self.datamodel)]
-            self._filters._all_filters[column] = [FilterHashEqual(column, self.datamodel)]
 
     def pre_add(self, item):
         """The same rules as intake: one customer per ID document, checked and normalised fields
@@ -240,20 +220,43 @@ class BeneficiaryView(PortalModelView):
                           "id_valid_until": lambda day: _("长期") if day is None else f"{day:%Y-%m-%d}"}
 
 
+class PolicyInterface(PortalInterface):
+    """The policy's columns plus two computed ones, the contract's end and the records' retention end
+    (services/retention.py), loading only the columns they read."""
+    COMPUTED = {"contract_end": retention.contract_end_text, "retention_end": retention.describe}
+
+    def is_property_or_function(self, col_name):
+        return col_name in self.COMPUTED or super().is_property_or_function(col_name)
+
+    def _apply_normal_col_select_option(self, query, column):
+        if column in self.COMPUTED:
+            from sqlalchemy.orm import Load
+
+            return query.options(Load(Policy).load_only(Policy.status, Policy.issue_date, Policy.effective_date,
+                                                        Policy.contract_ended_on, Policy.product_id))
+        return super()._apply_normal_col_select_option(query, column)
+
+    def _get_attr_value(self, item, col):
+        if col in self.COMPUTED:
+            return self.COMPUTED[col](item)
+        return super()._get_attr_value(item, col)
+
+
 class PolicyView(PortalModelView):
     entity_label = _l("保单")
-    datamodel = datamodel(Policy)
+    datamodel = PolicyInterface(Policy)
     label_columns = POLICY_LABELS
     choices = {"status": POLICY_STATUSES, "channel": CHANNELS, "payment_mode": PAYMENT_MODES,
                "payment_frequency": {"": "", **PAYMENT_FREQUENCIES},
                "annuity_method": {"": "", **ANNUITY_METHODS}}
     list_columns = ["policy_no", "product", "holder", "insured", "issue_date", "status", "premium", "channel",
-                    "beneficiaries"]
+                    "beneficiaries", "retention_end"]
     show_columns = ["policy_no", "product", "holder", "insured", "holder_relationship", "issue_date",
                     "receipt_signed_date", "effective_date", "status", "channel", "premium", "payment_mode",
                     "payment_frequency", "payment_years", "next_due_date", "sum_assured", "cash_value",
                     "cash_value_date", "annuity_method", "annuity_method_from", "universal_account_no",
-                    "claim_reported_at", "beneficiaries", "created_at", "updated_at"]
+                    "claim_reported_at", "contract_end", "retention_end", "beneficiaries", "created_at",
+                    "updated_at"]
     formatters_columns = {"beneficiaries": beneficiaries_text,
                           "holder_relationship": lambda v: RELATIONSHIPS.get(v, v) if v else ""}
     search_columns = ["policy_no", "product", "status", "channel", "issue_date", "payment_mode"]

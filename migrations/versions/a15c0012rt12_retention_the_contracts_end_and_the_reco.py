@@ -16,8 +16,12 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # the day a terminated contract ended, as the core system reports it; the retention end (ten years
+    # after the contract's end) is computed from it or from the term's end (services/retention.py)
+    with op.batch_alter_table('policy', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('contract_ended_on', sa.Date(), nullable=True))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('policy', schema=None) as batch_op:
+        batch_op.drop_column('contract_ended_on')

@@ -16,7 +16,6 @@ from app.models.policy import Beneficiary, Policy
 from app.models.product import Product
 from app.services import audit, clock, revisit, unit
 from app.services import policy as policy_service
-from app.services.crypto import lookup_hash
 from app.services.errors import DomainError
 from app.services.intake.fields import LABELS, _text, check_customer, validate_row
 from app.services.intake.files import (FILE_BENEFICIARIES, LISTED_COLUMNS, MAX_FILE_BYTES, MAX_ROWS,
@@ -113,7 +112,8 @@ def _write(rows, source):
             effective_date=row["effective_date"], status=row["status"], channel=row["channel"],
             premium=row["premium"], payment_mode=row["payment_mode"],
             payment_frequency=row["payment_frequency"], payment_years=row["payment_years"],
-            next_due_date=row["next_due_date"], sum_assured=row["sum_assured"])
+            next_due_date=row["next_due_date"], sum_assured=row["sum_assured"],
+            contract_ended_on=row.get("terminated_on"))
         if row["cash_value"] is not None:
             fields["cash_value"] = row["cash_value"]
         policy = existing.get(row["policy_no"])
@@ -125,6 +125,8 @@ def _write(rows, source):
         changed = False
         receipt_before = policy.receipt_signed_date
         for key, value in fields.items():
+            if key == "contract_ended_on" and value is None and row["status"] == "TERMINATED":
+                continue  # a terminated policy reported again without its day keeps the day on file
             if getattr(policy, key) != value:
                 setattr(policy, key, value)
                 changed = True
@@ -168,9 +170,8 @@ def _customers(rows, now):
             current = people.get(_key(person))
             if current is None or (person["mobile"] and not current["mobile"]):
                 people[_key(person)] = person
-    hashed = {(id_type, lookup_hash(number, "id_number")): (id_type, number) for id_type, number in people}
-    found = {hashed[(c.id_type, c.id_number_hash)]: c for c in db.session.query(Customer).filter(
-        tuple_(Customer.id_type, Customer.id_number_hash).in_(list(hashed)))} if people else {}
+    found = {(c.id_type, c.id_number): c for c in db.session.query(Customer).filter(
+        tuple_(Customer.id_type, Customer.id_number).in_(list(people)))} if people else {}
     new = []
     for key, person in people.items():
         customer = found.get(key)

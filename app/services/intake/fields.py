@@ -10,7 +10,6 @@ from app.models.customer import GENDERS, ID_TYPES, Customer
 from app.models.policy import (BENEFICIARY_KINDS, CHANNELS, PAYMENT_FREQUENCIES, PAYMENT_MODES,
                                POLICY_STATUSES, RELATIONSHIPS)
 from app.services import clock, validation
-from app.services.crypto import lookup_hash
 from app.services.errors import DomainError
 
 POLICY_NO = re.compile(r"^[0-9A-Za-z]{8,32}$", re.ASCII)
@@ -28,6 +27,7 @@ LABELS = {
     "id_number": _l("证件号码"), "mobile": _l("手机号"), "kind": _l("受益人类型"),
     "relationship": _l("与被保险人关系"), "order": _l("受益顺序"), "share": _l("受益比例"),
     "id_valid_until": _l("证件有效期"), "customer_no": _l("客户号"), "customer": _l("客户"),
+    "terminated_on": _l("终止日期"),
 }
 
 
@@ -163,8 +163,7 @@ def check_customer(fields, customer_id=None):
 def _unique_customer(clean, errors, customer_id):
     others = db.session.query(Customer).filter(Customer.id != (customer_id or 0))
     if clean["id_type"] and clean["id_number"]:
-        same = others.filter(Customer.id_type == clean["id_type"],
-                             Customer.id_number_hash == lookup_hash(clean["id_number"], "id_number")).first()
+        same = others.filter(Customer.id_type == clean["id_type"], Customer.id_number == clean["id_number"]).first()
         if same is not None:
             errors.append(DomainError("customer_id_taken", value=clean["id_number"],
                                       customer_no=same.customer_no).message)
@@ -205,6 +204,13 @@ def validate_row(raw, products):
         errors.append(DomainError("receipt_before_issue").message)
     row["status"] = _choice(raw.get("status"), POLICY_STATUSES, "status", errors, default="IN_FORCE")
     row["channel"] = _choice(raw.get("channel"), CHANNELS, "channel", errors, default="OFFLINE")
+    # the day a terminated contract ended (retention runs ten years from it: services/retention.py)
+    ended = _date(raw.get("terminated_on"), "terminated_on", errors, False) if row["status"] == "TERMINATED" else None
+    if ended and ended > clock.today():
+        errors.append(DomainError("field_bad_date", field=LABELS["terminated_on"], value=ended.isoformat()).message)
+    elif ended and row["issue_date"] and ended < row["issue_date"]:
+        errors.append(DomainError("date_before_issue", field=LABELS["terminated_on"]).message)
+    row["terminated_on"] = ended
     row["premium"] = _money(raw.get("premium"), "premium", errors)
     row["sum_assured"] = _money(raw.get("sum_assured"), "sum_assured", errors)
     row["cash_value"] = _money(raw.get("cash_value"), "cash_value", errors, required=False, positive=False)
