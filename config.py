@@ -38,6 +38,12 @@ SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET)
 # base64. Unset in development: derived from SECRET_KEY (and said so); production refuses to start without it.
 # `flask evidence public-key` prints the public key that verifies the packs offline.
 EVIDENCE_SIGNING_KEY = _env("EVIDENCE_SIGNING_KEY")
+# Personal data at rest (app/services/crypto.py): comma-separated Fernet keys, the first encrypts and all
+# decrypt (`flask portal rotate-keys` re-encrypts with the first), and the HMAC key of the lookup hashes
+# (set once: changing it orphans every hash). Unset in development: derived from SECRET_KEY; production
+# refuses to start without them.
+DATA_ENCRYPTION_KEYS = _env("DATA_ENCRYPTION_KEYS")
+DATA_HASH_KEY = _env("DATA_HASH_KEY")
 SQLALCHEMY_DATABASE_URI = _env(
     "DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "portal.db")
 )

@@ -122,6 +122,20 @@ def _check_config(app):
             raise ConfigurationError(
                 "SECRET_KEY must be set to a random value of at least 32 characters in production"
             )
+        # personal data at rest (app/services/crypto.py): no keys derived from SECRET_KEY in production
+        if not app.config.get("DATA_ENCRYPTION_KEYS") or not app.config.get("DATA_HASH_KEY"):
+            raise ConfigurationError(
+                "DATA_ENCRYPTION_KEYS (comma-separated Fernet keys) and DATA_HASH_KEY (at least 32 characters) "
+                "must be set in production: they encrypt and hash ID numbers, mobiles and face encodings"
+            )
+        if len(app.config["DATA_HASH_KEY"]) < 32:
+            raise ConfigurationError("DATA_HASH_KEY must be at least 32 characters in production")
+        from app.services.crypto import keys_from
+
+        try:
+            keys_from(app.config)
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from error
         # without it anyone can mark our SMS delivered or undelivered through /sms/report
         if app.config.get("SMS_BACKEND") == "aliyun" and not app.config.get("SMS_REPORT_TOKEN"):
             raise ConfigurationError(

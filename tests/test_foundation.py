@@ -50,11 +50,24 @@ def test_create_app_twice_in_one_process_both_serve(servers, app):
         assert "用户名" in reply.get_data(as_text=True)
 
 
+# the keys production asks for besides SECRET_KEY (the evidence packs' and the personal data's)
+DATA_KEYS = {"DATA_ENCRYPTION_KEYS": "VGhpcy1pcy1hLTMyLWJ5dGUtdGVzdC1rZXktMDAwMDA=", "DATA_HASH_KEY": "h" * 32,
+             "EVIDENCE_SIGNING_KEY": "ZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWU="}
+
+
 def test_production_refuses_a_default_or_empty_secret(servers):
     for secret in ("", "dev-insecure-secret-change-me", "short"):
         with pytest.raises(ConfigurationError):
-            create_app(make_config(servers, PORTAL_ENV="production", SECRET_KEY=secret))
-    assert create_app(make_config(servers, PORTAL_ENV="production", SECRET_KEY="x" * 40))
+            create_app(make_config(servers, PORTAL_ENV="production", SECRET_KEY=secret, **DATA_KEYS))
+    assert create_app(make_config(servers, PORTAL_ENV="production", SECRET_KEY="x" * 40, **DATA_KEYS))
+
+
+def test_production_refuses_to_start_without_the_data_keys(servers):
+    """Personal data at rest: no keys derived from SECRET_KEY in production (README, Configuration)."""
+    for keys in ({}, {"DATA_ENCRYPTION_KEYS": DATA_KEYS["DATA_ENCRYPTION_KEYS"]}, {**DATA_KEYS, "DATA_HASH_KEY": "short"},
+                 {**DATA_KEYS, "DATA_ENCRYPTION_KEYS": "not-a-fernet-key"}):
+        with pytest.raises(ConfigurationError, match="DATA_"):
+            create_app(make_config(servers, PORTAL_ENV="production", SECRET_KEY="x" * 40, **keys))
 
 
 def test_production_config_from_environment_refuses_to_start():

@@ -4,6 +4,7 @@ from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Inte
 from sqlalchemy.orm import relationship
 
 from app.models.base import Model, Money, TimestampMixin, Undeletable
+from app.services.crypto import EncryptedString
 
 POLICY_STATUSES = {"IN_FORCE": _l("保单有效"), "SUSPENDED": _l("中止"), "TERMINATED": _l("终止")}
 CHANNELS = {"OFFICIAL_ACCOUNT": _l("官微"), "OFFLINE": _l("线下")}
@@ -75,7 +76,7 @@ class Beneficiary(Undeletable, Model):
     version = Column(Integer, nullable=False, default=1)
     name = Column(String(64), nullable=False)
     id_type = Column(String(20), nullable=False)
-    id_number = Column(String(32), nullable=False)
+    id_number = Column(EncryptedString(255), nullable=False)  # encrypted at rest (app/services/crypto.py)
     gender = Column(String(1), nullable=False)
     birth_date = Column(Date, nullable=False)
     id_valid_until = Column(Date)  # None: 长期

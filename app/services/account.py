@@ -24,6 +24,7 @@ from app.models import (AuditEvent, Customer, IdentityVerification, Policy, Revi
                         ServicingApplication)
 from app.models.customer import ID_TYPES
 from app.services import audit, clock, codes
+from app.services.crypto import lookup_hash
 from app.services.errors import DomainError
 from app.services.validation import id_document_valid, normalize_mobile, normalize_text
 from app.services import settings as business_settings
@@ -62,11 +63,11 @@ def sign_in_with_mobile(phone, code):
     so the mobile alone never opens an offline customer's data)."""
     phone = codes.verify(phone, "SIGN_IN", code)
     verified = db.session.query(Customer.id).filter(
-        Customer.mobile == phone, Customer.auth_status == "VERIFIED", _holders()).all()
+        Customer.mobile_hash == lookup_hash(phone, "mobile"), Customer.auth_status == "VERIFIED", _holders()).all()
     if len(verified) == 1:
         return SignIn(phone=phone, customer_id=verified[0].id)
     holders = db.session.query(Customer.id, _official_holders().label("official")).filter(
-        Customer.mobile == phone, _holders()).all()
+        Customer.mobile_hash == lookup_hash(phone, "mobile"), _holders()).all()
     if len(holders) == 1 and holders[0].official:
         return SignIn(phone=phone, customer_id=holders[0].id, face_next=True)
     return SignIn(phone=phone)
@@ -124,7 +125,8 @@ def id_number_locked(id_type, id_number, phone):
                                        action="bind_failed_id") < current_app.config["BIND_MAX_FAILURES"]:
         return False
     owner = db.session.query(Customer.id).filter(
-        Customer.id_type == id_type, Customer.id_number == id_number, Customer.mobile == phone, _holders()).first()
+        Customer.id_type == id_type, Customer.id_number_hash == lookup_hash(id_number, "id_number"),
+        Customer.mobile_hash == lookup_hash(phone, "mobile"), _holders()).first()
     return owner is None
 
 
@@ -144,7 +146,8 @@ def _one_binding_at_a_time(mobile):
     pass bind_locked (issue 14 item 4). A mobile nobody holds locks nothing and can bind nobody."""
     phone = normalize_mobile(mobile)
     if phone:
-        db.session.execute(select(Customer.id).where(Customer.mobile == phone).with_for_update())
+        db.session.execute(select(Customer.id).where(Customer.mobile_hash == lookup_hash(phone, "mobile"))
+                           .with_for_update())
 
 
 def _locked_error():
@@ -182,8 +185,8 @@ def bind(name, id_type, id_number, mobile, code=None, signed_in_phone=None, open
     customer = None
     if id_document_valid(id_type, id_number):
         candidates = db.session.query(Customer).filter(
-            Customer.id_type == id_type, Customer.id_number == id_number, Customer.mobile == phone,
-            _holders()).all()
+            Customer.id_type == id_type, Customer.id_number_hash == lookup_hash(id_number, "id_number"),
+            Customer.mobile_hash == lookup_hash(phone, "mobile"), _holders()).all()
         customer = next((c for c in candidates if _same_name(c.name, name)), None)
     if customer is None:
         _record_bind_failure(signed_in_phone, openid, id_type, id_number)

@@ -30,6 +30,7 @@ AUDIT_ACTIONS = {
     "password_set": _l("设置服务密码"),
     "resend": _l("重新发送短信"), "settle": _l("核实短信发送结果"), "sweep": _l("重新排队丢失的任务"),
     "bulk_insert": _l("批量新增"), "bulk_update": _l("批量修改"),
+    "rotate_keys": _l("用新密钥重新加密个人信息"),
 }
 
 EVIDENCE_STEPS = {

@@ -10,7 +10,9 @@ from app.views import sms_report
 from tests.conftest import make_config
 
 PRODUCTION = {"PORTAL_ENV": "production", "SECRET_KEY": "p" * 48, "SMS_BACKEND": "aliyun",
-              "ALIYUN_ACCESS_KEY_ID": "ak", "ALIYUN_ACCESS_KEY_SECRET": "secret"}
+              "ALIYUN_ACCESS_KEY_ID": "ak", "ALIYUN_ACCESS_KEY_SECRET": "secret",
+              "DATA_ENCRYPTION_KEYS": "VGhpcy1pcy1hLTMyLWJ5dGUtdGVzdC1rZXktMDAwMDA=", "DATA_HASH_KEY": "h" * 32,
+              "EVIDENCE_SIGNING_KEY": "ZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWU="}
 
 
 def _receipt(n):

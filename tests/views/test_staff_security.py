@@ -131,7 +131,10 @@ def test_hsts_in_production_only(servers, seeded, client):
     from tests.conftest import make_config
 
     assert "Strict-Transport-Security" not in client.get("/login/").headers
-    production = create_app(make_config(servers, PORTAL_ENV="production", SMS_REPORT_TOKEN="t" * 32))
+    production = create_app(make_config(servers, PORTAL_ENV="production", SMS_REPORT_TOKEN="t" * 32,
+                                        DATA_ENCRYPTION_KEYS="VGhpcy1pcy1hLTMyLWJ5dGUtdGVzdC1rZXktMDAwMDA=",
+                                        DATA_HASH_KEY="h" * 32,
+                                        EVIDENCE_SIGNING_KEY="ZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWU="))
     # behind the load balancer the request arrives as https (ProxyFix / X-Forwarded-Proto)
     reply = production.test_client().get("/login/", base_url="https://portal.example")
     assert "max-age=31536000" in reply.headers["Strict-Transport-Security"]

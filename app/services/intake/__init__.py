@@ -16,6 +16,7 @@ from app.models.policy import Beneficiary, Policy
 from app.models.product import Product
 from app.services import audit, clock, revisit, unit
 from app.services import policy as policy_service
+from app.services.crypto import lookup_hash
 from app.services.errors import DomainError
 from app.services.intake.fields import LABELS, _text, check_customer, validate_row
 from app.services.intake.files import (FILE_BENEFICIARIES, LISTED_COLUMNS, MAX_FILE_BYTES, MAX_ROWS,
@@ -170,8 +171,9 @@ def _customers(rows, now):
             current = people.get(_key(person))
             if current is None or (person["mobile"] and not current["mobile"]):
                 people[_key(person)] = person
-    found = {(c.id_type, c.id_number): c for c in db.session.query(Customer).filter(
-        tuple_(Customer.id_type, Customer.id_number).in_(list(people)))} if people else {}
+    hashed = {(id_type, lookup_hash(number, "id_number")): (id_type, number) for id_type, number in people}
+    found = {hashed[(c.id_type, c.id_number_hash)]: c for c in db.session.query(Customer).filter(
+        tuple_(Customer.id_type, Customer.id_number_hash).in_(list(hashed)))} if people else {}
     new = []
     for key, person in people.items():
         customer = found.get(key)

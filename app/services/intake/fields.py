@@ -10,6 +10,7 @@ from app.models.customer import GENDERS, ID_TYPES, Customer
 from app.models.policy import (BENEFICIARY_KINDS, CHANNELS, PAYMENT_FREQUENCIES, PAYMENT_MODES,
                                POLICY_STATUSES, RELATIONSHIPS)
 from app.services import clock, validation
+from app.services.crypto import lookup_hash
 from app.services.errors import DomainError
 
 POLICY_NO = re.compile(r"^[0-9A-Za-z]{8,32}$", re.ASCII)
@@ -163,7 +164,8 @@ def check_customer(fields, customer_id=None):
 def _unique_customer(clean, errors, customer_id):
     others = db.session.query(Customer).filter(Customer.id != (customer_id or 0))
     if clean["id_type"] and clean["id_number"]:
-        same = others.filter(Customer.id_type == clean["id_type"], Customer.id_number == clean["id_number"]).first()
+        same = others.filter(Customer.id_type == clean["id_type"],
+                             Customer.id_number_hash == lookup_hash(clean["id_number"], "id_number")).first()
         if same is not None:
             errors.append(DomainError("customer_id_taken", value=clean["id_number"],
                                       customer_no=same.customer_no).message)
