@@ -260,6 +260,28 @@ def export(before, out, now=None):
     return manifest
 
 
+XLSX_COLUMNS = [("保险单号", 18), ("产品名称", 26), ("投保人", 10), ("保单状态", 8), ("合同终止日", 12),
+                ("终止依据", 16), ("记录保存期限届满日", 14)]
+
+
+def expired_xlsx(before=None):
+    """The policies whose retention ended before `before` (default today) as an xlsx (export.workbook: the
+    download is an audit event), for an archive's planning: what `flask retention export` would take."""
+    from app.models.policy import POLICY_STATUSES, Policy
+    from app.services.export import workbook
+    from app.services.privacy import mask_name
+
+    before = before or clock.today()
+    ids = expired_policy_ids(before)
+    rows = []
+    for start in range(0, len(ids), CHUNK):
+        for p in db.session.scalars(select(Policy).where(Policy.id.in_(ids[start:start + CHUNK])).order_by(Policy.id)):
+            end, basis = contract_end(p)
+            rows.append((p.policy_no, p.product.name, mask_name(p.holder.name), str(POLICY_STATUSES.get(p.status, p.status)),
+                         end, str(BASES[basis]), retention_end_of(end)))
+    return workbook("保存期限已届满", XLSX_COLUMNS, rows, "policy", before, before)
+
+
 def summary(manifest):
     rows = sum(f["rows"] for f in manifest["files"].values())
     return _("已导出 %(policies)s 份保存期限于 %(before)s 前届满的保单及其记录,共 %(rows)s 条(%(tables)s 张表),"

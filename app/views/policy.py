@@ -1,4 +1,5 @@
 """Back-office views of customers, products, policies and beneficiaries (保单管理)."""
+import io
 import os
 
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
@@ -18,7 +19,7 @@ from app.models.customer import AUTH_STATUSES, GENDERS, ID_TYPES, Customer
 from app.models.policy import (BENEFICIARY_KINDS, CHANNELS, PAYMENT_FREQUENCIES, PAYMENT_MODES,
                                POLICY_STATUSES, RELATIONSHIPS, Beneficiary, Policy)
 from app.models.product import ANNUITY_METHODS, PRODUCT_KINDS, Product
-from app.services import policy as policies, retention, unit
+from app.services import clock, policy as policies, retention, unit
 from app.services import settings as business_settings
 from app.services.crypto import lookup_hash
 from app.services.errors import DomainError
@@ -282,7 +283,7 @@ class PolicyView(PortalModelView):
                           "holder_relationship": lambda v: RELATIONSHIPS.get(v, v) if v else ""}
     search_columns = ["policy_no", "product", "status", "channel", "issue_date", "payment_mode"]
     # policies come from the core system (API / file import), never typed in by hand
-    base_permissions = {"can_list", "can_show", "can_edit"}
+    base_permissions = {"can_list", "can_show", "can_edit", "can_download"}  # download: the retention list
     edit_columns = ["status", "receipt_signed_date", "effective_date", "next_due_date", "cash_value",
                     "cash_value_date", "annuity_method", "universal_account_no"]
     related_views = [BeneficiaryView]
@@ -296,7 +297,20 @@ class PolicyView(PortalModelView):
         """FAB's page plus every beneficiary version: who changed it, when, through which application."""
         widgets = self._show(pk)
         return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
-                                    related_views=self._related_views, versions=beneficiary_versions(int(pk)))
+                                    related_views=self._related_views, versions=beneficiary_versions(int(pk)),
+                                    may_download_retention=self.appbuilder.sm.has_access("can_download",
+                                                                                         "PolicyView"))
+
+    @expose("/retention.xlsx")
+    @has_access
+    @permission_name("download")
+    def retention_xlsx(self):
+        """The policies whose records' retention (ten years after the contract's end) has ended, as an xlsx
+        (services/retention.py); an audit event. The archive itself: `flask retention export`."""
+        data = retention.expired_xlsx()
+        return send_file(io.BytesIO(data), as_attachment=True,
+                         download_name=f"retention-expired-{clock.today():%Y%m%d}.xlsx",
+                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
     def pre_update(self, item):
         """The form only gives plain values: services/policy.py checks them by intake's rules and

@@ -106,3 +106,34 @@ def test_intake_takes_the_reported_termination_day(seeded):
     assert db.session.get(Policy, policy.id).contract_ended_on == clock.today()
     with pytest.raises(intake.IntakeRejected):
         intake.import_rows([{**row, "terminated_on": "2999-01-01"}])
+
+
+def test_an_admin_downloads_the_list_of_policies_past_their_retention(seeded, client):
+    import io
+
+    from openpyxl import load_workbook
+
+    from app.models import AuditEvent
+
+    expired, live = db.session.query(Policy).order_by(Policy.id).limit(2).all()
+    expired.status, expired.contract_ended_on = "TERMINATED", date(2012, 2, 29)
+    db.session.commit()
+    login(client, "admin")
+    page = client.get(f"/policyview/show/{live.id}").get_data(as_text=True)
+    assert 'id="retention-download"' in page
+    reply = client.get("/policyview/retention.xlsx")
+    assert reply.status_code == 200
+    sheet = load_workbook(io.BytesIO(reply.data)).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0][0] == "保险单号" and len(rows) == 2
+    assert rows[1][0] == expired.policy_no and rows[1][5] == "合同终止日"
+    assert rows[1][6].date() == date(2022, 2, 28)
+    event = db.session.query(AuditEvent).order_by(AuditEvent.id.desc()).first()
+    assert (event.action, event.entity, event.after["rows"]) == ("export", "policy", 1)
+
+
+def test_a_role_without_the_permission_gets_no_list(seeded, client):
+    login(client, "operator")
+    assert client.get("/policyview/retention.xlsx").status_code in (302, 403)
+    policy = db.session.query(Policy).order_by(Policy.id).first()
+    assert 'id="retention-download"' not in client.get(f"/policyview/show/{policy.id}").get_data(as_text=True)
