@@ -2,6 +2,7 @@
 from flask_appbuilder.security.sqla.models import User  # noqa: F401
 
 from app.models.audit import AuditEvent  # noqa: F401
+from app.models.biometric import BiometricConsent  # noqa: F401
 from app.models.customer import Customer  # noqa: F401
 from app.models.identity import IdentityVerification  # noqa: F401
 from app.models.policy import Beneficiary, Policy  # noqa: F401

@@ -13,7 +13,7 @@ from app.forms.consent import ConsentForm
 from app.forms.revisit import FacePhotoForm
 from app.models import IdentityVerification
 from app.models.servicing import CONSENT_ACTIONS
-from app.services import screens, unit
+from app.services import biometric, screens, unit
 from app.views import face_check
 from app.services import settings as business_settings
 from app.services.errors import DomainError
@@ -103,6 +103,16 @@ def _ask_page(record, form=None, error=None, status=200):
                            deadline=consent.deadline(record)), status
 
 
+def _consented(record):
+    """The insured agreed to the face notice (biometric consent, asked once per notice version)."""
+    return biometric.has_agreed(record.customer_id, "INSURED_CONSENT")
+
+
+def _notice_page(record, error=None, status=200):
+    return face_check.notice_page("h5/biometric_notice.html", "INSURED_CONSENT",
+                                  url_for(".biometric_answer", code=record.code), error, status)
+
+
 @bp.errorhandler(413)
 def _too_large(error):
     return face_check.photo_too_large(".open_link")
@@ -119,7 +129,38 @@ def open_link(code):
     if _passed_verification(record) is not None:
         screens.mark_shown(f"consent:{record.id}")
         return _ask_page(record)
+    if not _consented(record):
+        return _notice_page(record)
     return _face_page(record)
+
+
+@bp.route("/c/<code>/biometric", methods=["POST"])
+@link_limit
+def biometric_answer(code):
+    """同意并继续 (stored, then the face check) or 不同意 (stored; the hotline instead). The consent is the
+    link's insured's: nothing in the form names a customer."""
+    from flask_wtf.csrf import validate_csrf
+    from wtforms import ValidationError
+
+    record = _record(code)
+    if record is None:
+        return _invalid()
+    if consent.state(record) != "OPEN":
+        return _closed(record)
+    choice = request.form.get("choice")
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        choice = None
+    if choice not in ("agree", "decline"):
+        return _notice_page(record, error=_("页面已过期,请重新提交。"), status=400)
+    with unit.work():
+        (biometric.agree if choice == "agree" else biometric.decline)(record.customer_id, "INSURED_CONSENT",
+                                                                      **_client())
+    if choice == "agree":
+        return redirect(url_for(".open_link", code=code))
+    return render_template("h5/message.html", title=_("未进行人脸识别"), status="info",
+                           message=biometric.alternative("INSURED_CONSENT"))
 
 
 @bp.route("/c/<code>/face", methods=["POST"])
@@ -132,6 +173,8 @@ def submit_face(code):
         return _closed(record)
     if consent.face_tries_left(record) <= 0:
         return _face_page(record, status=403)
+    if not _consented(record):  # no face data before the separate consent
+        return redirect(url_for(".open_link", code=code))
     form = FacePhotoForm()
     if not form.validate_on_submit():
         return _face_page(record, form, error=face_check.photo_form_error(form), status=400)

@@ -8,14 +8,14 @@ URL is that one and that the link's face check passed, so a session never reache
 from flask import (Blueprint, current_app, jsonify, make_response, redirect, render_template, request,
                    session, url_for)
 from flask_babel import gettext as _
-from flask_wtf.csrf import validate_csrf
+from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
 
 from app.extensions import db, limiter
 from app.forms.revisit import FacePhotoForm, questionnaire_form
 from app.models import IdentityVerification
 from app.models.policy import POLICY_STATUSES
-from app.services import clock, revisit, screens, unit
+from app.services import biometric, clock, revisit, screens, unit
 from app.views import face_check
 from app.services.errors import DomainError
 from app.services import settings as business_settings
@@ -142,7 +142,35 @@ def _face_page(link, form=None, error=None, status=200):
         error = _("人脸识别失败次数过多,请勿再次尝试。我们的回访专员将与您电话联系,如有疑问请致电%(hotline)s。",
                   hotline=current_app.config["HOTLINE"])
     return render_template("h5/face.html", link=link, form=form or FacePhotoForm(), error=error,
-                           blocked=blocked, hotline=current_app.config["HOTLINE"]), status
+                           blocked=blocked, hotline=current_app.config["HOTLINE"],
+                           phone_url=url_for(".choose_phone", code=link.code), csrf=generate_csrf()), status
+
+
+def _consented(link):
+    """The link's customer agreed to the face notice (biometric consent, asked once per notice version)."""
+    return biometric.has_agreed(link.customer_id, "EREVISIT")
+
+
+def _notice_page(link, error=None, status=200):
+    """Before the first face check: what is collected and why; 同意并继续 or 不同意 (the phone revisit)."""
+    return face_check.notice_page("h5/biometric_notice.html", "EREVISIT",
+                                  url_for(".biometric_answer", code=link.code), error, status,
+                                  decline_label=_("不同意,改为电话回访"))
+
+
+def _valid_csrf():
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True
+
+
+def _phone_page(link):
+    session.pop(SESSION_FACE, None)
+    return render_template("h5/message.html", title=_("已改为电话回访"), status="info",
+                           message=_("已为您改为电话回访,我们的回访专员将致电您完成回访,本次未采集任何人脸信息。"),
+                           hotline=current_app.config["HOTLINE"])
 
 
 @bp.errorhandler(413)
@@ -162,7 +190,47 @@ def open_link(code):
     _evidence(link, STEP_LINK_OPENED)
     if _is_verified(link):
         return redirect(url_for(".pending_list", code=code))
+    if not _consented(link):
+        return _notice_page(link)
     return _face_page(link)
+
+
+@bp.route("/s/<code>/biometric", methods=["POST"])
+@link_limit
+def biometric_answer(code):
+    """同意并继续 (stored, then the face check) or 不同意 (stored; the visits go to the phone queue now).
+    The consent is the link's customer's: nothing in the form names a customer."""
+    link = _load_link(code)
+    if link is None:
+        return _invalid()
+    closed = _closed_page(link)
+    if closed is not None:
+        return closed
+    choice = request.form.get("choice")
+    if not _valid_csrf() or choice not in ("agree", "decline"):
+        return _notice_page(link, error=_("页面已过期,请重新提交。"), status=400)
+    if choice == "agree":
+        with unit.work():
+            biometric.agree(link.customer_id, "EREVISIT", **_client())
+        return redirect(url_for(".open_link", code=code))
+    biometric.decline_erevisit(link, **_client())
+    return _phone_page(link)
+
+
+@bp.route("/s/<code>/phone", methods=["POST"])
+@link_limit
+def choose_phone(code):
+    """改为电话回访 from the face page: the visits go to the phone queue now, no face check."""
+    link = _load_link(code)
+    if link is None:
+        return _invalid()
+    closed = _closed_page(link)
+    if closed is not None:
+        return closed
+    if not _valid_csrf():
+        return _face_page(link, error=_("页面已过期,请重新提交。"), status=400)
+    biometric.to_phone(link, **_client())
+    return _phone_page(link)
 
 
 @bp.route("/s/<code>/exit")
@@ -187,6 +255,8 @@ def submit_face(code):
         return _closed_page(link)
     if _too_many_tries(link):
         return _face_page(link, status=403)
+    if not _consented(link):  # no face data before the separate consent
+        return redirect(url_for(".open_link", code=code))
     form = FacePhotoForm()
     if not form.validate_on_submit():
         return _face_page(link, form, error=face_check.photo_form_error(form), status=400)

@@ -51,3 +51,17 @@ def photo_too_large(open_endpoint):
                            message=_("照片文件过大,请重新拍照后上传。"),
                            back_url=url_for(open_endpoint, code=code) if code else None,
                            back_label=_("重新拍照")), 413
+
+
+def notice_page(template, purpose, action, error=None, status=200, **context):
+    """The biometric notice before a purpose's first face check (services/biometric.py): its paragraphs as
+    the record will store them, 同意并继续 and 不同意 posted to `action` with the CSRF token, and the hotline."""
+    from flask import current_app
+    from flask_wtf.csrf import generate_csrf
+
+    from app.services import biometric
+
+    context.setdefault("decline_label", _("不同意"))
+    return render_template(template, paragraphs=biometric.notice(purpose), purpose=purpose, action=action,
+                           csrf=generate_csrf(), error=error, hotline=current_app.config["HOTLINE"],
+                           **context), status

@@ -16,8 +16,26 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    op.create_table('biometric_consent',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('purpose', sa.String(length=24), nullable=False),
+    sa.Column('notice_version', sa.String(length=32), nullable=False),
+    sa.Column('notice_text', sa.Text(), nullable=False),
+    sa.Column('notice_sha256', sa.String(length=64), nullable=False),
+    sa.Column('agreed_at', sa.DateTime(), nullable=True),
+    sa.Column('declined_at', sa.DateTime(), nullable=True),
+    sa.Column('ip', sa.String(length=45), nullable=True),
+    sa.Column('user_agent', sa.String(length=255), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('biometric_consent', schema=None) as batch_op:
+        batch_op.create_index('ix_biometric_consent_customer', ['customer_id', 'purpose', 'notice_version'],
+                              unique=False)
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('biometric_consent', schema=None) as batch_op:
+        batch_op.drop_index('ix_biometric_consent_customer')
+    op.drop_table('biometric_consent')

@@ -15,6 +15,7 @@ from app.models import (Customer, IdentityVerification, Policy, RevisitLink, Rev
                         SmsMessage)
 from app.services import clock, codes
 from app.services.validation import id_check_digit
+from tests.biometric import agree_biometrics
 from tests.conftest import FACES, csrf_token, login
 from tests.fake_wechat import FakeWeChat
 
@@ -364,6 +365,7 @@ def bound_li_ming(client):
         identity.attach_reference_photo(li.id, handle.read())
     sign_in(client, "13700137004")
     bind(client, li.name, li.id_type, li.id_number, li.mobile)
+    agree_biometrics(li.id)  # the biometric notice (tests/views/test_biometric_consent.py) was agreed to
     return li
 
 
@@ -439,6 +441,7 @@ def test_a_video_of_someone_else_fails_with_a_chinese_reason(seeded, client):
         identity.attach_reference_photo(li.id, handle.read())
     sign_in(client, "13700137004")
     bind(client, li.name, li.id_type, li.id_number, li.mobile)
+    agree_biometrics(li.id)
     text, _ = start_recording(client)
     with open(CLIP, "rb") as handle:
         response = upload(client, text, handle.read())
@@ -470,6 +473,7 @@ def test_password_reset_needs_a_code_and_a_face_video(seeded, client, monkeypatc
     db.session.commit()
     with open(os.path.join(FACES, "lin-manuel-miranda.png"), "rb") as handle:
         identity.attach_reference_photo(li.id, handle.read())
+    agree_biometrics(li.id)
     sign_in(client, "13700137004")
     assert "忘记服务密码" in page(client.get("/my/"))
     assert urlsplit(client.get("/my/face?purpose=PASSWORD_RESET").location).path == "/my/password/reset"

@@ -13,6 +13,7 @@ from app.models.servicing import Consent, PolicyLoan
 from app.services import identity, unit
 from app.services.servicing import application as applications
 from app.services.servicing import consent
+from tests.biometric import agree_everyone
 from tests.conftest import csrf_token
 from tests.services.test_consent import _codes_for_tests, apply, faces, photo, record_of  # noqa: F401
 
@@ -22,6 +23,12 @@ LI_MING_SELFIE = "kit_harington2.jpeg"
 @pytest.fixture(autouse=True)
 def _no_rate_limit(app, monkeypatch):
     monkeypatch.setitem(app.config, "RATELIMIT_ENABLED", False)
+
+
+@pytest.fixture(autouse=True)
+def _biometric_agreed(faces):
+    """The insured agreed to the biometric notice (tests/views/test_biometric_consent.py)."""
+    agree_everyone()
 
 
 def page(response):

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import (Customer, IdentityVerification, Policy, RevisitAnswer, RevisitEvidence,
                         RevisitLink, RevisitTask, SmsMessage)
 from tests.conftest import FACES, csrf_token
+from tests.biometric import agree_everyone
 
 # the three faces also run on the embedded default (SQLite) in `make test`
 pytestmark = pytest.mark.smoke
@@ -31,6 +32,7 @@ def linked(seeded):
     from app.services import revisit
 
     revisit.issue_invitations()
+    agree_everyone()  # the biometric notice was agreed to (its own tests: tests/views/test_biometric_consent.py)
     return {c.customer_no: link.code for link, c in
             db.session.query(RevisitLink, Customer).join(Customer, RevisitLink.customer_id == Customer.id)}
 

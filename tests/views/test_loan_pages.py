@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import Customer, Policy, ServicingApplication
 from app.models.servicing import PolicyLoan
 from app.services import clock, identity, loan
+from tests.biometric import agree_biometrics
 from tests.conftest import FACES, csrf_token
 from tests.views.test_account import _session_celery, as_another_browser, outbox_code, page, sign_in  # noqa: F401
 
@@ -42,6 +43,7 @@ def ready(customer_no="C0003"):
     found.auth_status = "VERIFIED"
     found.servicing_password_hash = generate_password_hash(PASSWORD)
     db.session.commit()
+    agree_biometrics(found.id)  # the biometric notice (tests/views/test_biometric_consent.py) was agreed to
     return found
 
 

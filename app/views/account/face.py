@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.forms.account import ChallengeForm, VideoForm
-from app.services import account, unit
+from app.services import account, biometric, unit
 from app.services import settings as business_settings
 from app.views import face_check
 from app.services.errors import DomainError
@@ -29,6 +29,43 @@ def _face_gate(purpose):
     return None
 
 
+def biometric_notice(consent_for, **hidden):
+    """The notice before the customer's first face check of a servicing purpose (ACCOUNT_AUTH: this page's
+    video; SERVICING: the loan's selfie), posted to .biometric_answer; `hidden` says where to go on."""
+    return face_check.notice_page("account/biometric_notice.html", consent_for, url_for(".biometric_answer"),
+                                  hidden={"for": consent_for, **hidden})
+
+
+@bp.route("/face/consent", methods=["POST"])
+@customer_required
+def biometric_answer():
+    """同意并继续 (stored, then the face check) or 不同意 (stored; the counter or the hotline instead). The
+    consent is the signed-in customer's: nothing in the form names a customer."""
+    consent_for = request.form.get("for")
+    if consent_for not in ("ACCOUNT_AUTH", "SERVICING"):
+        return _not_found()
+    policy_id = request.form.get("policy_id", type=int)
+    if consent_for == "SERVICING":
+        if not policy_id:
+            return _not_found()
+        back, hidden = url_for(".loan_face", policy_id=policy_id), {"policy_id": policy_id}
+        leave = url_for(".loan_policy", policy_id=policy_id)
+    else:
+        back, hidden = url_for(".face", purpose=_purpose()), {"purpose": _purpose()}
+        leave = url_for(".center")
+    choice = request.form.get("choice")
+    if not ChallengeForm().validate_on_submit() or choice not in ("agree", "decline"):
+        page, _status = biometric_notice(consent_for, **hidden)
+        return page, 400
+    with unit.work():
+        (biometric.agree if choice == "agree" else biometric.decline)(g.customer.id, consent_for, **_client())
+    if choice == "agree":
+        return redirect(back)
+    hotline = current_app.config["HOTLINE"]
+    return _message(_("未进行人脸识别"), biometric.alternative(consent_for),
+                    actions=[(f"tel:{hotline}", _("拨打客服热线 %(hotline)s", hotline=hotline)), (leave, _("返回"))])
+
+
 @bp.route("/face")
 @customer_required
 def face():
@@ -36,6 +73,8 @@ def face():
     blocked = _face_gate(purpose)
     if blocked is not None:
         return blocked
+    if not biometric.has_agreed(g.customer.id, "ACCOUNT_AUTH"):
+        return biometric_notice("ACCOUNT_AUTH", purpose=purpose)
     return render_template("account/face.html", purpose=purpose, form=ChallengeForm())
 
 
@@ -50,6 +89,8 @@ def face_challenge():
     blocked = _face_gate(purpose)
     if blocked is not None:
         return blocked
+    if not biometric.has_agreed(g.customer.id, "ACCOUNT_AUTH"):  # no face data before the separate consent
+        return redirect(url_for(".face", purpose=purpose))
     session[SESSION_CHALLENGE] = {"digits": account.new_challenge(), "purpose": purpose,
                                   "customer": g.customer.id}
     return redirect(url_for(".face_record"))

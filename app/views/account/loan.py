@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from app.forms.account import LoanFaceForm, LoanForm, RepaymentForm
 from app.models.policy import POLICY_STATUSES
-from app.services import privacy, screens, unit
+from app.services import biometric, privacy, screens, unit
 from app.services import loan_application as service
 from app.services import settings as business_settings
 from app.services.errors import DomainError
@@ -193,6 +193,10 @@ def loan_face(policy_id):
         service.own_policy(g.customer.id, policy_id)
     except DomainError:
         return _not_found()
+    if not biometric.has_agreed(g.customer.id, "SERVICING"):  # the notice first; no face data before consent
+        from app.views.account.face import biometric_notice
+
+        return biometric_notice("SERVICING", policy_id=policy_id)
     form = LoanFaceForm()
     error, status = None, 200
     if request.method == "POST":
