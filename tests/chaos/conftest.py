@@ -5,6 +5,18 @@ import os
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _restarted_servers():
+    """A server a chaos case started again (test_mariadb_restart.py) stops with the session."""
+    yield
+    from tests.chaos.test_mariadb_restart import Restartable
+
+    for process in Restartable.started:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(60)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "chaos: long fault-injection case, run by `make chaos` (CHAOS=1)")
 
