@@ -9,7 +9,6 @@ work. Editing a template later changes nothing kept.
 """
 import hashlib
 import re
-from datetime import datetime
 from html.parser import HTMLParser
 
 from sqlalchemy import or_, select
@@ -20,7 +19,6 @@ from app.services import clock
 from app.services.labels import device, device_html  # noqa: F401 (the back office's list shows the device)
 
 KINDS = SCREEN_KINDS
-SESSION_SHOWN = "key_screens_shown"  # {page key: ISO time the page was first served}, the last few
 
 
 def sha256(text):
@@ -78,37 +76,6 @@ def for_application(application_id):
 
 def kind_label(kind):
     return SCREEN_KINDS.get(kind, kind)
-
-
-# --- when a page was served (the views call these; kept in the Flask session) -----------------------
-
-def mark_shown(key):
-    """The page `key` (e.g. "task:12", a form's request key) was served now; the first time counts."""
-    from flask import session
-
-    shown = dict(session.get(SESSION_SHOWN) or {})
-    if str(key) not in shown:
-        shown[str(key)] = clock.now().isoformat()
-        session[SESSION_SHOWN] = dict(list(shown.items())[-10:])
-
-
-def shown_at(key):
-    """When the page `key` was first served to this browser, or None."""
-    from flask import session
-
-    value = (session.get(SESSION_SHOWN) or {}).get(str(key))
-    try:
-        return datetime.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def forget_shown(key):
-    from flask import session
-
-    shown = dict(session.get(SESSION_SHOWN) or {})
-    if shown.pop(str(key), None) is not None:
-        session[SESSION_SHOWN] = shown
 
 
 # --- the page as text ---------------------------------------------------------------------------

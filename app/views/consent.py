@@ -18,6 +18,7 @@ from app.views import face_check
 from app.services import settings as business_settings
 from app.services.errors import DomainError
 from app.services.servicing import consent
+from app.views import shown as served
 
 bp = Blueprint("consent", __name__)
 
@@ -127,7 +128,7 @@ def open_link(code):
     if consent.state(record) != "OPEN":
         return _closed(record)
     if _passed_verification(record) is not None:
-        screens.mark_shown(f"consent:{record.id}")
+        served.mark_shown(f"consent:{record.id}")
         return _ask_page(record)
     if not _consented(record):
         return _notice_page(record)
@@ -262,7 +263,7 @@ def answer(code):
             record = operation(code, verification.id, **_client())
             screens.record("CONSENT", _("被保险人同意确认"), shown, customer_id=record.customer_id,
                            policy_id=record.policy_id, application_id=record.application_id, consent_id=record.id,
-                           shown_at=screens.shown_at(f"consent:{record.id}"), **_client())
+                           shown_at=served.shown_at(f"consent:{record.id}"), **_client())
     except DomainError as error:
         record = _record(code)
         if record is not None and consent.state(record) != "OPEN":

@@ -19,6 +19,7 @@ from app.services import biometric, clock, revisit, screens, unit
 from app.views import face_check
 from app.services.errors import DomainError
 from app.services import settings as business_settings
+from app.views import shown as served
 
 bp = Blueprint("customer_revisit", __name__)
 
@@ -409,7 +410,7 @@ def questionnaire(code, task_id):
     status = 200
     if request.method == "GET":
         _evidence(link, STEP_QUESTIONNAIRE_OPENED, task_id=task.id)
-        screens.mark_shown(f"task:{task.id}")
+        served.mark_shown(f"task:{task.id}")
     elif form.task_id.data != str(task.id):
         return _invalid()  # a task id changed in the form: not this page's task
     elif not form.validate_on_submit():
@@ -425,7 +426,7 @@ def questionnaire(code, task_id):
                 task = revisit.submit_online_answers(link.id, task.id, form.answers(), **_client())
                 screens.record("QUESTIONNAIRE", _("在线回访"), shown, customer_id=link.customer_id,
                                policy_id=task.policy_id, revisit_task_id=task.id,
-                               shown_at=screens.shown_at(f"task:{task.id}"), **_client())
+                               shown_at=served.shown_at(f"task:{task.id}"), **_client())
         except DomainError as failure:
             error, status = failure.message, 409
         else:
@@ -433,7 +434,7 @@ def questionnaire(code, task_id):
             results[str(task.id)] = task.status
             session[SESSION_RESULTS] = results
             _drop_draft(task)
-            screens.forget_shown(f"task:{task.id}")
+            served.forget_shown(f"task:{task.id}")
             return redirect(url_for(".result", code=code, task_id=task.id))
     return _questionnaire_page(link, task, form, questions, error), status
 

@@ -281,7 +281,7 @@ def test_admin_task_page_shows_sms_answers_and_evidence_and_filters_by_status(fr
     from tests.conftest import login
 
     link = _verified(invited_link("880000001522216"))
-    revisit.record_evidence(link.id, None, "face_verified", "10.1.1.1", "iPhone", {"distance": 0.31})
+    revisit.record_evidence(link.id, None, "face_result", "10.1.1.1", "iPhone", {"distance": 0.31})
     task = task_of("880000001522216")
     questions = revisit.render_questions(task)
     answers = {q["question_id"]: True for q in questions}
@@ -290,7 +290,9 @@ def test_admin_task_page_shows_sms_answers_and_evidence_and_filters_by_status(fr
     login(client, "supervisor")
     html = client.get(f"/revisittaskview/show/{task.id}").get_data(as_text=True)
     assert "尊敬的张德强先生您好" in html and "/s/" + link.code in html
-    assert "face_verified" in html and "answers_submitted" in html and "0.31" in html
+    # each step by its Chinese name (issue 13 item 2), never its internal code
+    assert "人脸核验结果" in html and "提交问卷答案" in html and "0.31" in html
+    assert "face_result" not in html and "answers_submitted" not in html
     assert questions[0]["text"] in html
     problems = client.get("/revisittaskview/list/?_flt_0_status=PROBLEM").get_data(as_text=True)
     assert f"/revisittaskview/show/{task.id}\"" in problems

@@ -13,6 +13,7 @@ from app.models import Policy, RevisitTask
 from app.models.screen import KeyScreen
 from app.services import screens
 from app.views.account.loan import LOAN_AGREEMENT_VERSION
+from tests.biometric import agree_everyone
 from tests.conftest import login
 from tests.services.test_consent import faces, record_of  # noqa: F401
 from tests.services.test_consent import apply as consent_loan
@@ -197,6 +198,7 @@ def test_the_beneficiary_confirmation_kept_has_the_new_list_for_each_policy(seed
 
 
 def test_the_insureds_consent_kept_is_linked_to_the_consent(faces, client):  # noqa: F811
+    agree_everyone()  # the biometric notice agreed before (tests/views/test_biometric_consent.py)
     application = consent_loan()
     record = record_of(application)
     served = page(upload(client, record.code, LI_MING_SELFIE))

@@ -21,6 +21,7 @@ from app.services.servicing.application import new_request_key
 from app.views.account.base import _message, _not_found, bp, code_limit, signin_limit
 from app.views.account.center import OPEN_ITEMS
 from app.views.account.loan import _keep_screen, verified_required
+from app.views import shown as served
 
 OPEN_ITEMS["BENEFICIARY"] = ".beneficiary_list"
 FIELDS = {"DEATH": "death", "SURVIVAL": "survival"}
@@ -74,7 +75,7 @@ def _render(template, form, policies, error=None, status=200, notice=None):
             template, error, status = "edit", problem.message, problem.status
     form.survival_shown.data = "1" if survival else ""
     if template == "confirm":
-        screens.mark_shown(form.request_key.data)
+        served.mark_shown(form.request_key.data)
     return render_template(
         f"account/beneficiary_{template}.html", form=form, policies=policies, survival=survival, error=error,
         notice=notice, kinds=BENEFICIARY_KINDS, id_types=ID_TYPES, relationships=RELATIONSHIPS,
@@ -169,7 +170,7 @@ def beneficiary_edit():
             _keep_screen(("BENEFICIARY_CONFIRM", _("受益人变更"), None), shown, application, form.request_key.data)
     except DomainError as error:
         return _render("confirm", form, policies, error.message, error.status)
-    screens.forget_shown(form.request_key.data)
+    served.forget_shown(form.request_key.data)
     return _accepted(application)
 
 

@@ -19,6 +19,7 @@ from app.services.errors import DomainError
 from app.services.servicing.application import new_request_key
 from app.views.account.base import (_client, _form_error, _message, _not_found, bp, code_limit,
                                     customer_required, signin_limit)
+from app.views import shown as served
 
 # the 《保单贷款协议》 shown on the loan page (templates/account/loan.html): a change of its wording there
 # takes a new version here; the version is shown with it and kept with the customer's key screen
@@ -134,7 +135,7 @@ def _form_flow(draft, policy_id, form, page, submit, done_text, screen=None):
         _load_draft(form, draft, policy_id)
         form.request_key.data = new_request_key()
         if screen:
-            screens.mark_shown(form.request_key.data)
+            served.mark_shown(form.request_key.data)
         return page(policy_id, form)
     if not form.validate_on_submit():
         return page(policy_id, form, _form_error(form), 400)
@@ -148,7 +149,7 @@ def _form_flow(draft, policy_id, form, page, submit, done_text, screen=None):
         return page(policy_id, form, error.message, error.status)
     _forget_draft(draft, policy_id)
     if screen:
-        screens.forget_shown(form.request_key.data)
+        served.forget_shown(form.request_key.data)
     return _done(application, done_text(application))
 
 
@@ -159,7 +160,7 @@ def _keep_screen(screen, text, application, request_key):
         return
     screens.record(kind, title, text, customer_id=application.customer_id, policy_id=application.policy_id,
                    application_id=application.id, agreement_version=version,
-                   shown_at=screens.shown_at(request_key), **_client())
+                   shown_at=served.shown_at(request_key), **_client())
 
 
 @bp.route("/loan/<int:policy_id>/code", methods=["POST"])
