@@ -101,7 +101,8 @@ ROLE_PERMISSIONS = {
                  "Revisits", "RevisitTasks", "Questionnaires", "Servicing", "ReviewQueue", "Applications",
                  "Loans", "Repayments", "LoanLedger", "AnnuityChanges", "BeneficiaryChanges", "Sms", "SmsMessages"),
     },
-    "Auditor": {**OWN_ACCOUNT, **READ_EVERYTHING},
+    # and the xlsx of the policies past their retention end (issue 15 point 5), for the archive
+    "Auditor": {**OWN_ACCOUNT, **READ_EVERYTHING, "PolicyView": ("can_list", "can_show", "can_download")},
     "Integration": {
         "PolicyApi": ("can_get",),
         "RevisitTaskApi": ("can_get",),

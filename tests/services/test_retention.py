@@ -108,7 +108,8 @@ def test_intake_takes_the_reported_termination_day(seeded):
         intake.import_rows([{**row, "terminated_on": "2999-01-01"}])
 
 
-def test_an_admin_downloads_the_list_of_policies_past_their_retention(seeded, client):
+@pytest.mark.parametrize("user", ["admin", "auditor"])
+def test_the_list_of_policies_past_their_retention_is_downloaded(seeded, client, user):
     import io
 
     from openpyxl import load_workbook
@@ -118,7 +119,7 @@ def test_an_admin_downloads_the_list_of_policies_past_their_retention(seeded, cl
     expired, live = db.session.query(Policy).order_by(Policy.id).limit(2).all()
     expired.status, expired.contract_ended_on = "TERMINATED", date(2012, 2, 29)
     db.session.commit()
-    login(client, "admin")
+    login(client, user)  # the auditor keeps the archive
     page = client.get(f"/policyview/show/{live.id}").get_data(as_text=True)
     assert 'id="retention-download"' in page
     reply = client.get("/policyview/retention.xlsx")
