@@ -146,6 +146,15 @@ def current_rows(policies, kind):
             for b in sorted(policies[0].current_beneficiaries(kind), key=lambda b: (b.order, b.id))]
 
 
+def lists_differ(policies, kind):
+    """Whether the chosen policies hold different current lists of `kind` (the form starts from the first
+    policy's, and the page says so: the change makes them all the same)."""
+    def key(policy):
+        return sorted((b.name, b.id_type, b.id_number, b.relationship_to_insured, b.order, b.share)
+                      for b in policy.current_beneficiaries(kind))
+    return len({repr(key(policy)) for policy in policies}) > 1
+
+
 # --- the shares --------------------------------------------------------------------------------
 
 def equal_split(count):

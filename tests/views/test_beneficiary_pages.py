@@ -134,6 +134,16 @@ def test_the_tabs_are_prefilled_and_the_survival_tab_only_when_every_product_all
     assert "不允许变更生存受益人" in html
 
 
+def test_policies_with_different_lists_are_said_to_be_prefilled_from_the_first(ma_yan):
+    assert 'id="lists-differ-DEATH"' not in page(edit_page(ma_yan, NNF, SHS))  # the demo's lists agree
+    policy = db.session.query(Policy).filter_by(policy_no=SHS).one()
+    db.session.query(Beneficiary).filter_by(policy_id=policy.id, kind="DEATH").update({"share": 50})
+    db.session.commit()
+    html = page(edit_page(ma_yan, NNF, SHS))
+    assert 'id="lists-differ-DEATH"' in html and f"以下按保单{NNF}的名单预填" in html
+    assert 'id="lists-differ-SURVIVAL"' not in html
+
+
 def test_add_and_split_without_javascript(ma_yan):
     html = page(edit_page(ma_yan, NNF))
     data = fields(html)

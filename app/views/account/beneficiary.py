@@ -80,7 +80,8 @@ def _render(template, form, policies, error=None, status=200, notice=None):
         f"account/beneficiary_{template}.html", form=form, policies=policies, survival=survival, error=error,
         notice=notice, kinds=BENEFICIARY_KINDS, id_types=ID_TYPES, relationships=RELATIONSHIPS,
         orders=service.ORDERS, genders=service.GENDERS, preview=preview, describe=service.describe_list,
-        max_rows=service.MAX_ROWS, mobile=privacy.mask_mobile(g.customer.mobile)), status
+        max_rows=service.MAX_ROWS, mobile=privacy.mask_mobile(g.customer.mobile),
+        differ={kind: service.lists_differ(policies, kind) for kind in FIELDS}), status
 
 
 def _prefill(form, policies):
