@@ -114,6 +114,17 @@ def _closed_page(link):
     return None
 
 
+def _answerable_link(code):
+    """(link, None) while the link may still be answered, else (None, the page to show instead)."""
+    link = _load_link(code)
+    if link is None:
+        return None, _invalid()
+    closed = _closed_page(link)
+    if closed is not None:
+        return None, closed
+    return link, None
+
+
 def _is_verified(link):
     return session.get(SESSION_LINK) == link.id and link.face_verified_at is not None
 
@@ -182,12 +193,9 @@ def _too_large(error):
 @bp.route("/s/<code>")
 @link_limit
 def open_link(code):
-    link = _load_link(code)
-    if link is None:
-        return _invalid()
-    closed = _closed_page(link)
-    if closed is not None:
-        return closed
+    link, refusal = _answerable_link(code)
+    if refusal is not None:
+        return refusal
     _evidence(link, STEP_LINK_OPENED)
     if _is_verified(link):
         return redirect(url_for(".pending_list", code=code))
@@ -201,12 +209,9 @@ def open_link(code):
 def biometric_answer(code):
     """同意并继续 (stored, then the face check) or 不同意 (stored; the visits go to the phone queue now).
     The consent is the link's customer's: nothing in the form names a customer."""
-    link = _load_link(code)
-    if link is None:
-        return _invalid()
-    closed = _closed_page(link)
-    if closed is not None:
-        return closed
+    link, refusal = _answerable_link(code)
+    if refusal is not None:
+        return refusal
     choice = request.form.get("choice")
     if not _valid_csrf() or choice not in ("agree", "decline"):
         return _notice_page(link, error=_("页面已过期,请重新提交。"), status=400)
@@ -222,12 +227,9 @@ def biometric_answer(code):
 @link_limit
 def choose_phone(code):
     """改为电话回访 from the face page: the visits go to the phone queue now, no face check."""
-    link = _load_link(code)
-    if link is None:
-        return _invalid()
-    closed = _closed_page(link)
-    if closed is not None:
-        return closed
+    link, refusal = _answerable_link(code)
+    if refusal is not None:
+        return refusal
     if not _valid_csrf():
         return _face_page(link, error=_("页面已过期,请重新提交。"), status=400)
     biometric.to_phone(link, **_client())
