@@ -14,9 +14,23 @@ these tables (the ledger's roll-over, the consent lapse) is caught by the do_orm
 writes one bulk_insert / bulk_update event with the full values of each row it touched. `flask audit
 verify` replays them and compares the rows. Rows written outside the ORM session altogether (raw SQL,
 the claim procedure) get their row_hash from the seal job; they must not write COVERED tables.
+
+Personal data (issue 15 point 4): the trail never holds an ID number or a mobile in clear. The PERSONAL
+columns (customer ID number and reserved mobile, beneficiary ID number, SMS phone) are written as their
+masked form (services/privacy.py: 138****8001) with, beside them under "<column>_hash", the keyed hash
+of crypto.lookup_hash (HMAC with DATA_HASH_KEY, the value customer.mobile_hash / id_number_hash hold):
+an auditor sees that a value changed and can match one they know (hash it with `lookup_hash`), never
+read it. Explicit events (record()) get the same treatment for top-level keys named id_number, mobile or
+phone. SECRET_FIELDS (passwords, code hashes, the face encoding) are written as "***". row_hash is over
+what is stored, so verification is unchanged.
+
+Bench-only switch: AUDIT_ROW_HASH=0 (the app config or the environment) writes events without row_hash
+(the seal job fills it in later), so that bench/seal_cost.py can measure what hashing each event costs
+the e-revisit pipeline. install() refuses it when PORTAL_ENV is production: production always hashes.
 """
 import hashlib
 import json
+import os
 import contextlib
 import contextvars
 import datetime
@@ -28,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from app.models.audit import AuditEvent
 from app.models.base import Undeletable
+from app.services import privacy
 
 _actor = contextvars.ContextVar("audit_actor", default=None)
 SECRET_FIELDS = {"password", "servicing_password_hash", "face_encoding", "code_hash"}
@@ -36,6 +51,19 @@ NOISE_FIELDS = {"last_login", "login_count", "fail_login_count", "changed_on", "
 COVERED = ("revisit_answer", "call_attempt", "identity_verification", "consent", "loan_ledger_entry", "key_screen")
 NOT_AUDITED = {"audit_event", "audit_seal", "revisit_evidence", "verification_code", "ab_permission_view_role",
                "ab_permission", "ab_view_menu", "ab_permission_view"}
+# personal data written masked with its keyed hash beside it: {table: {column: kind of crypto.lookup_hash}}
+PERSONAL = {"customer": {"id_number": "id_number", "mobile": "mobile"},
+            "beneficiary": {"id_number": "id_number"},
+            "sms_message": {"phone": "mobile"}}
+PERSONAL_KEYS = {"id_number": "id_number", "mobile": "mobile", "phone": "mobile"}  # in record()'s dicts
+MASKS = {"id_number": privacy.mask_id_number, "mobile": privacy.mask_mobile}
+# bench-only (bench/seal_cost.py): False writes events without row_hash; install() sets it, never False in
+# production
+ROW_HASH = True
+
+
+class AuditConfigError(RuntimeError):
+    """A bench-only switch set where it must not be."""
 
 
 class DeletionForbidden(Exception):
@@ -119,6 +147,34 @@ def event_hash(event, stored=False):
     return hashlib.sha256(canonical(event, stored).encode("utf-8")).hexdigest()
 
 
+def _personal(out, key, value, kind):
+    """Put the masked form of a personal value under `key` and its keyed hash under `key`_hash."""
+    from app.services.crypto import lookup_hash
+
+    if value is None:
+        out[key] = None
+        out[f"{key}_hash"] = None
+        return
+    value = str(value)
+    out[key] = MASKS[kind](value)
+    out[f"{key}_hash"] = lookup_hash(value, kind)
+
+
+def _scrub(values):
+    """record()'s before/after with top-level ID numbers, mobiles and phones masked and hashed."""
+    if not isinstance(values, dict) or not any(k in PERSONAL_KEYS or k in SECRET_FIELDS for k in values):
+        return values
+    out = {}
+    for key, value in values.items():
+        if key in SECRET_FIELDS:
+            out[key] = "***"
+        elif key in PERSONAL_KEYS and isinstance(value, (str, int)) and "*" not in str(value):
+            _personal(out, key, value, PERSONAL_KEYS[key])
+        else:
+            out.setdefault(key, value)
+    return out
+
+
 def _event_row(action, entity, entity_id, before=None, after=None):
     actor_type, actor_id, actor_name = current_actor()
     from app.services import clock
@@ -128,23 +184,37 @@ def _event_row(action, entity, entity_id, before=None, after=None):
                actor_name=actor_name, action=action, entity=entity,
                entity_id=None if entity_id is None else str(entity_id),
                before=before, after=after, ip=ip, user_agent=user_agent)
-    row["row_hash"] = event_hash(row)
+    row["row_hash"] = event_hash(row) if ROW_HASH else None
     return row
 
 
 def record(session, action, entity, entity_id=None, before=None, after=None):
-    """Write one explicit audit event (claims, reveals, bulk jobs) in the caller's transaction."""
-    session.execute(insert(AuditEvent.__table__), [_event_row(action, entity, entity_id, before, after)])
+    """Write one explicit audit event (claims, reveals, bulk jobs) in the caller's transaction. Top-level
+    id_number / mobile / phone values are written masked with their keyed hash (never in clear)."""
+    session.execute(insert(AuditEvent.__table__),
+                    [_event_row(action, entity, entity_id, _scrub(before), _scrub(after))])
+
+
+def _column_value(table, key, value, out):
+    """One column's value as the trail holds it: secrets hidden, personal data masked and hashed."""
+    kind = PERSONAL.get(table, {}).get(key)
+    if key in SECRET_FIELDS:
+        out[key] = "***"
+    elif kind:
+        _personal(out, key, value, kind)
+    elif key not in out:  # a personal column's <column>_hash already set from the value itself
+        out[key] = _plain(value)
 
 
 def _values(obj, only=None):
     state = inspect(obj)
+    table = obj.__tablename__
     out = {}
     for attr in state.mapper.column_attrs:
         key = attr.key
         if only is not None and key not in only:
             continue
-        out[key] = "***" if key in SECRET_FIELDS else _plain(getattr(obj, key))
+        _column_value(table, key, getattr(obj, key), out)
     return out
 
 
@@ -159,9 +229,8 @@ def _changes(obj):
         new = hist.added[0] if hist.added else None
         if old == new and hist.deleted:
             continue
-        secret = attr.key in SECRET_FIELDS
-        before[attr.key] = "***" if secret else _plain(old)
-        after[attr.key] = "***" if secret else _plain(new)
+        _column_value(obj.__tablename__, attr.key, old, before)
+        _column_value(obj.__tablename__, attr.key, new, after)
     return before, after
 
 
@@ -209,8 +278,10 @@ def _forbid_bulk_delete(orm_execute_state):
 
 def row_values(table, row):
     """The values of a row read with SQL as the listener records an object's (_values)."""
-    return {column.name: "***" if column.name in SECRET_FIELDS else _plain(row._mapping[column])
-            for column in table.columns}
+    out = {}
+    for column in table.columns:
+        _column_value(table.name, column.name, row._mapping[column], out)
+    return out
 
 
 def _covered_table(statement):
@@ -257,8 +328,28 @@ def _on_orm_execute(orm_execute_state):
     return None
 
 
+def _row_hash_setting():
+    """AUDIT_ROW_HASH from the app config, else the environment; True unless set to 0/false/no/off."""
+    from flask import current_app, has_app_context
+
+    value = current_app.config.get("AUDIT_ROW_HASH") if has_app_context() else None
+    if value is None:
+        value = os.environ.get("AUDIT_ROW_HASH")
+    if value is None:
+        return True
+    return str(value).strip().lower() not in ("0", "false", "no", "off")
+
+
 def install(_session=None):
-    """Attach the listeners to every ORM session (once per process)."""
+    """Attach the listeners to every ORM session (once per process); read the bench-only AUDIT_ROW_HASH."""
+    global ROW_HASH
+    from flask import current_app, has_app_context
+
+    hashing = _row_hash_setting()
+    production = (current_app.config.get("PORTAL_ENV") if has_app_context() else os.environ.get("PORTAL_ENV"))
+    if not hashing and production == "production":
+        raise AuditConfigError("AUDIT_ROW_HASH=0 is a bench-only switch: production always hashes audit events")
+    ROW_HASH = hashing
     if not event.contains(Session, "before_flush", _before_flush):
         event.listen(Session, "before_flush", _before_flush)
         event.listen(Session, "after_flush", _after_flush)

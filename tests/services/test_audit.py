@@ -16,7 +16,9 @@ def test_changes_outside_requests_name_their_actor_and_hide_secrets(seeded):
     event = db.session.query(AuditEvent).filter_by(entity="customer", entity_id=str(customer.id),
                                                    action="update").one()
     assert event.actor_type == "system" and event.actor_name == "celery:test"
-    assert event.before["mobile"] == "13800138001" and event.after["mobile"] == "13812345678"
+    # personal data: masked with its keyed hash beside it, never in clear (tests/services/test_audit_pii.py)
+    assert event.before["mobile"] == "138****8001" and event.after["mobile"] == "138****5678"
+    assert event.after["mobile_hash"] == customer.mobile_hash != event.before["mobile_hash"]
     assert event.after["servicing_password_hash"] == "***"
 
 
