@@ -11,9 +11,8 @@ from app.models.policy import POLICY_STATUSES
 from app.models.product import ANNUITY_METHODS
 from app.services import annuity as service
 from app.services import privacy
-from app.services.errors import DomainError
 from app.services.servicing.application import new_request_key
-from app.views.account.base import _not_found, bp, code_limit, signin_limit
+from app.views.account.base import bp, code_limit, policy_owned, signin_limit
 from app.views.account.center import OPEN_ITEMS
 from app.views.account.loan import SESSION_DRAFTS, _draft_key, _form_flow, _send_code, _valid_csrf, verified_required
 
@@ -62,13 +61,10 @@ def _done_text(application):
 @bp.route("/annuity/<int:policy_id>", methods=["GET", "POST"])
 @verified_required
 @signin_limit
+@policy_owned(service.own_annuity_policy)
 def annuity_policy(policy_id):
     """The policy page: the current method, the new one, the code to the reserved mobile; 确认 →
     保全申请操作完毕 with the date the new method applies from."""
-    try:
-        service.own_annuity_policy(g.customer.id, policy_id)
-    except DomainError:
-        return _not_found()
     return _form_flow(DRAFT, policy_id, AnnuityForm(), _annuity_page, lambda form: service.apply(
         g.customer.id, policy_id, form.request_key.data, form.method.data, form.code.data), _done_text,
         screen=("ANNUITY_CONFIRM", _("年金领取方式变更"), None))
@@ -77,12 +73,9 @@ def annuity_policy(policy_id):
 @bp.route("/annuity/<int:policy_id>/code", methods=["POST"])
 @verified_required
 @code_limit
+@policy_owned(service.own_annuity_policy)
 def annuity_code(policy_id):
     """获取验证码 on the page: send the code to the reserved mobile, keeping the chosen method."""
-    try:
-        service.own_annuity_policy(g.customer.id, policy_id)
-    except DomainError:
-        return _not_found()
     response = _send_code(DRAFT, policy_id, ".annuity_policy")
     method = request.form.get("method")
     if method in ANNUITY_METHODS and _valid_csrf(AnnuityForm()):

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import limiter
 from app.services import account, clock, privacy, urls
 from app.services import settings as business_settings
+from app.services.errors import DomainError
 
 bp = Blueprint("account", __name__, url_prefix="/my")
 
@@ -96,6 +97,21 @@ def _message(title, message, status="info", code=200, actions=()):
 def _not_found():
     return _message(_("内容不存在"), _("您要查看的内容不存在或不属于您。"), status="error", code=404,
                     actions=[(url_for(".center"), _("返回个人中心"))])
+
+
+def policy_owned(check):
+    """The page of one of the signed-in customer's own policies: `check(customer_id, policy_id)` raises
+    DomainError for any other, which is then not found (404). Goes below the sign-in gate and limits."""
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, policy_id, **kwargs):
+            try:
+                check(g.customer.id, policy_id)
+            except DomainError:
+                return _not_found()
+            return view(*args, policy_id=policy_id, **kwargs)
+        return wrapper
+    return decorate
 
 
 def _start_session(result):

@@ -18,7 +18,7 @@ from app.services import settings as business_settings
 from app.services.errors import DomainError
 from app.services.servicing.application import new_request_key
 from app.views.account.base import (_client, _form_error, _message, _not_found, bp, code_limit,
-                                    customer_required, signin_limit)
+                                    customer_required, policy_owned, signin_limit)
 from app.views import shown as served
 
 # the 《保单贷款协议》 shown on the loan page (templates/account/loan.html): a change of its wording there
@@ -108,13 +108,10 @@ def _loan_page(policy_id, form, error=None, status=200):
 @bp.route("/loan/<int:policy_id>", methods=["GET", "POST"])
 @verified_required
 @signin_limit
+@policy_owned(service.own_policy)
 def loan_policy(policy_id):
     """The policy page: 可贷金额, 贷款利率, unpaid loans; the amount, 收款账户, agreement, ID card,
     servicing password and code; submitted: 保全申请操作完毕."""
-    try:
-        service.own_policy(g.customer.id, policy_id)
-    except DomainError:
-        return _not_found()
     return _form_flow("loan", policy_id, LoanForm(), _loan_page, lambda form: service.apply_for_loan(
         g.customer.id, policy_id, form.request_key.data, form.amount.data, form.bank.data, form.card_no.data,
         form.account_name.data, form.agreed.data, form.password.data, form.code.data,
@@ -188,12 +185,9 @@ def loan_draft(policy_id, then):
 @bp.route("/loan/<int:policy_id>/face", methods=["GET", "POST"])
 @verified_required
 @signin_limit
+@policy_owned(service.own_policy)
 def loan_face(policy_id):
     """大额资金交易,须进行人脸识别: a selfie compared with the enrolled face."""
-    try:
-        service.own_policy(g.customer.id, policy_id)
-    except DomainError:
-        return _not_found()
     if not biometric.has_agreed(g.customer.id, "SERVICING"):  # the notice first; no face data before consent
         from app.views.account.face import biometric_notice
 
