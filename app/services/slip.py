@@ -24,9 +24,10 @@ from app.models.customer import GENDERS, ID_TYPES
 from app.models.policy import BENEFICIARY_KINDS, RELATIONSHIPS
 from app.models.product import ANNUITY_METHODS
 from app.models.servicing import (APPLICATION_STATUSES, LOAN_STATUSES, SERVICING_KINDS, LoanRepayment,
-                                  PolicyLoan, ServicingApplication)
+                                  PolicyLoan)
 from app.services import annuity, beneficiary, pdf
 from app.services.errors import DomainError
+from app.services.servicing import application as servicing
 
 NONE = "—"
 # the items whose own module says what changed (the loan and the repayment are read here)
@@ -243,16 +244,9 @@ def by_policy(rows):
 
 # --- the PDF -------------------------------------------------------------------------------------
 
-def _get(application_id):
-    application = db.session.get(ServicingApplication, application_id)
-    if application is None:
-        raise DomainError("application_not_found")
-    return application
-
-
 def slip_pdf(application_id):
     """The slip of a COMPLETED application, as PDF bytes; SlipNotReady before that."""
-    application = _get(application_id)
+    application = servicing.get(application_id)
     with force_locale("zh"):
         if not ready(application):
             raise SlipNotReady(str(APPLICATION_STATUSES.get(application.status, application.status)))
