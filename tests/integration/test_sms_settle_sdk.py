@@ -4,37 +4,17 @@ Every test counts what the fake accepted per phone: nobody gets an SMS twice."""
 from datetime import datetime, timedelta
 
 import pytest
-import time_machine
 
 from app.extensions import db
-from app.models.sms import SmsMessage, SmsTemplate
-from app.services import clock, sms
+from app.models.sms import SmsMessage
+from app.services import sms
 from app.services.errors import DomainError
 from tests.conftest import csrf_token, login
-from tests.fake_dysms import FakeDysms
+from tests.dysms_fixtures import NOW, fake, frozen  # noqa: F401 (fixtures)
 
-NOW = datetime(2026, 11, 25, 10, 0, 0, tzinfo=clock.ZONE)
 INVITE = {"name": "张德强", "title": "先生", "product": "爱心人寿心享未来年金保险",
           "link": "http://127.0.0.1:5000/s/AbCdEf123456"}
 PHONE = "13800138000"
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def fake(app, seeded, monkeypatch):
-    with FakeDysms() as server:
-        for template in db.session.query(SmsTemplate):
-            server.register_template(template.provider_template_code, template.content)
-        for key, value in {"SMS_BACKEND": "aliyun", "ALIYUN_ACCESS_KEY_ID": "test-ak",
-                           "ALIYUN_ACCESS_KEY_SECRET": "test-secret", "ALIYUN_SMS_ENDPOINT": server.endpoint,
-                           "ALIYUN_SMS_PROTOCOL": "HTTP", "ALIYUN_SMS_READ_TIMEOUT_MS": 800}.items():
-            monkeypatch.setitem(app.config, key, value)
-        yield server
 
 
 def queue(phone=PHONE):

@@ -5,41 +5,20 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
-import time_machine
 
 from app.extensions import db
 from app.models.sms import SmsMessage, SmsTemplate
 from app.services import clock, sms
 from app.services.errors import DomainError
 from tests.conftest import csrf_token, login
-from tests.fake_dysms import FakeDysms
+from tests.dysms_fixtures import NOW, fake, frozen  # noqa: F401 (fixtures)
 
-NOW = datetime(2026, 11, 25, 10, 0, 0, tzinfo=clock.ZONE)
 INVITE_PARAMS = {"name": "张德强", "title": "先生", "product": "爱心人寿心享未来年金保险",
                  "link": "http://127.0.0.1:5000/s/AbCdEf123456"}
 INVITE_TEXT = ("尊敬的张德强先生您好!感谢您选择爱心人寿,您购买的爱心人寿心享未来年金保险保险产品已经承保,"
                "现根据中国银保监会的要求,为了更好的维护您的相关权益,需要对您进行回访服务。"
                "点击以下链接来体验科技带来的便捷吧! 链接: http://127.0.0.1:5000/s/AbCdEf123456 "
                "爱心,让家庭更美好。")
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def fake(app, seeded, monkeypatch):
-    """The portal on the Alibaba backend, talking to a fake dysms that knows the seed's templates."""
-    with FakeDysms() as server:
-        for template in db.session.query(SmsTemplate):
-            server.register_template(template.provider_template_code, template.content)
-        for key, value in {"SMS_BACKEND": "aliyun", "ALIYUN_ACCESS_KEY_ID": "test-ak",
-                           "ALIYUN_ACCESS_KEY_SECRET": "test-secret", "ALIYUN_SMS_ENDPOINT": server.endpoint,
-                           "ALIYUN_SMS_PROTOCOL": "HTTP", "ALIYUN_SMS_READ_TIMEOUT_MS": 800}.items():
-            monkeypatch.setitem(app.config, key, value)
-        yield server
 
 
 def queue_invite(phone="13800138000", **params):

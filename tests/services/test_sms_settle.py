@@ -3,35 +3,16 @@ a lookup reads every page, one refused query does not stop the others, a receipt
 from datetime import datetime, timedelta
 
 import pytest
-import time_machine
 from sqlalchemy import update
 
 from app.extensions import db
-from app.models.sms import SmsMessage, SmsTemplate
+from app.models.sms import SmsMessage
 from app.services import clock, sms
 from app.services.errors import DomainError
-from tests.fake_dysms import FakeDysms, FakeRequest
+from tests.dysms_fixtures import NOW, fake, frozen  # noqa: F401 (fixtures)
+from tests.fake_dysms import FakeRequest
 
-NOW = datetime(2026, 11, 25, 10, 0, 0, tzinfo=clock.ZONE)
 INVITE = {"name": "张德强", "title": "先生", "product": "爱心人寿心享未来年金保险", "link": "http://x/s/abc"}
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def fake(app, seeded, monkeypatch):
-    with FakeDysms() as server:
-        for template in db.session.query(SmsTemplate):
-            server.register_template(template.provider_template_code, template.content)
-        for key, value in {"SMS_BACKEND": "aliyun", "ALIYUN_ACCESS_KEY_ID": "test-ak",
-                           "ALIYUN_ACCESS_KEY_SECRET": "test-secret", "ALIYUN_SMS_ENDPOINT": server.endpoint,
-                           "ALIYUN_SMS_PROTOCOL": "HTTP", "ALIYUN_SMS_READ_TIMEOUT_MS": 800}.items():
-            monkeypatch.setitem(app.config, key, value)
-        yield server
 
 
 def unknown(phone="13800138000"):
