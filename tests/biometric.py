@@ -19,3 +19,10 @@ def agree_everyone(purposes=None):
     from app.models import Customer
 
     agree_biometrics(*[c for (c,) in db.session.query(Customer.id)], purposes=purposes)
+
+
+def agree_in_browser(page):
+    """同意并继续 on the biometric notice a Playwright page shows (the browser tests' way through it)."""
+    page.wait_for_selector("#biometric-agree")
+    with page.expect_navigation():
+        page.click("#biometric-agree")

@@ -12,6 +12,7 @@ import pytest
 from app.extensions import db
 from app.models import Customer, IdentityVerification, SmsMessage
 from app.services import codes
+from tests.biometric import agree_in_browser
 from tests.conftest import FACES
 from tests.e2e.conftest import CHROMIUM, IPHONE_UA, screenshot
 from tests.e2e.conftest import PHONE as PHONE_PROFILE
@@ -68,6 +69,7 @@ def test_sign_in_bind_video_password_and_see_verified(seeded, live_server, brows
     shot(page, "04-bound")
 
     page.click("#start-auth")  # 开始认证
+    agree_in_browser(page)  # the biometric notice first
     page.wait_for_selector("text=请在安静且光线充足环境下,确保正脸对准屏幕框")
     shot(page, "05-face-intro")
     page.click("#next-btn")  # 下一步
@@ -164,6 +166,7 @@ def test_recording_in_the_browser_with_media_recorder(seeded, live_server, tmp_p
         page.fill("#id_number", id_number)
         page.click("#bind-btn")
         page.click("#start-auth")
+        agree_in_browser(page)
         page.click("#next-btn")
         page.wait_for_url("**/my/face/record")
         page.click("#ready-btn")

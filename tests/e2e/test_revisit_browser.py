@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import RevisitTask, SmsMessage
+from tests.biometric import agree_in_browser
 from tests.conftest import FACES
 from tests.e2e.conftest import PHONE, screenshot, serve
 
@@ -64,6 +65,9 @@ def test_phone_revisit_from_sms_link_to_closing_words(live_server, browser, invi
     page.set_default_timeout(30000)
 
     page.goto(live_server + path)
+    expect(page.get_by_text("同意并继续")).to_be_visible()  # the biometric notice comes first
+    _shot(page, "00-biometric-notice.png")
+    agree_in_browser(page)
     expect(page.get_by_text("请在 3G/4G/WiFi 环境下使用")).to_be_visible()
     expect(page.get_by_text("开始验证")).to_be_visible()
     expect(page.get_by_text("退出验证")).to_be_visible()
@@ -141,6 +145,7 @@ def test_face_check_runs_in_a_worker_while_the_phone_polls(worker_server, browse
     polls = []
     page.on("request", lambda request: polls.append(request.url) if request.url.endswith("/status") else None)
     page.goto(worker_server + path)
+    agree_in_browser(page)
 
     # someone else's face: the worker says no, the page tells why and offers another try
     with page.expect_navigation():
