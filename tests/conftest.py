@@ -9,10 +9,11 @@ import os
 import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from tests import harness
 
@@ -76,6 +77,30 @@ def make_config(servers, **overrides):
     config.update(overrides)
     return config
 
+
+
+@contextmanager
+def migration_database(servers, name):
+    """An empty database of its own for a migration test, its URL yielded: on SQLite the file
+    <name>.db in the run's folder (made afresh), on MariaDB the database portal_<name> ('-' read as '_'),
+    created empty on the test server and dropped afterwards."""
+    url = servers["database_url"]
+    if url.startswith("sqlite"):
+        path = os.path.join(servers["base_dir"], name + ".db")
+        if os.path.exists(path):
+            os.remove(path)
+        yield "sqlite:///" + path
+        return
+    database = "portal_" + name.replace("-", "_")
+    server_url, _, _ = url.rpartition("/")
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {database}"))
+        conn.execute(text(f"CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    yield f"{server_url}/{database}?charset=utf8mb4"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {database}"))
+    admin.dispose()
 
 @pytest.fixture(scope="session")
 def app(servers):

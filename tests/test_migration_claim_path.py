@@ -1,14 +1,13 @@
 """Migration 5c1e8a0d4b27 on a database of its own: a callback booked before it keeps its agent
 (reserved_until = its time plus the grace period), the claim procedure exists on MariaDB, and
 the downgrade takes both away. Runs on MariaDB and, in the smoke run, on SQLite."""
-import os
 from datetime import datetime
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from app import create_app
-from tests.conftest import make_config
+from tests.conftest import make_config, migration_database
 
 pytestmark = pytest.mark.smoke
 BEFORE, THIS = "26346e715f39", "5c1e8a0d4b27"
@@ -16,22 +15,8 @@ BEFORE, THIS = "26346e715f39", "5c1e8a0d4b27"
 
 @pytest.fixture
 def blank_database(servers):
-    url = servers["database_url"]
-    if url.startswith("sqlite"):
-        path = os.path.join(servers["base_dir"], "migration.db")
-        if os.path.exists(path):
-            os.remove(path)
-        yield "sqlite:///" + path
-        return
-    server_url, _, _ = url.rpartition("/")
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS portal_migration"))
-        conn.execute(text("CREATE DATABASE portal_migration CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    yield server_url + "/portal_migration?charset=utf8mb4"
-    with admin.begin() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS portal_migration"))
-    admin.dispose()
+    with migration_database(servers, "migration") as url:
+        yield url
 
 
 def test_booked_callbacks_keep_their_agent_across_the_migration(servers, blank_database):

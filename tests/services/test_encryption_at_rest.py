@@ -1,19 +1,18 @@
 """Personal data at rest (issue 15 point 4, app/services/crypto.py): ID numbers, reserved mobiles and
 face encodings are Fernet tokens in the database, found through their keyed hashes; key rotation
 re-encrypts and keeps them working; the migration converts a filled database and goes back."""
-import os
 from datetime import date
 
 import numpy as np
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db
 from app.models import Beneficiary, Customer, Policy
 from app.services import crypto
-from tests.conftest import make_config
+from tests.conftest import make_config, migration_database
 
 TOKEN = crypto.TOKEN_PREFIX
 
@@ -122,22 +121,8 @@ BEFORE, THIS = "a15c0007au07", "a15c0010en10"
 
 @pytest.fixture
 def blank_database(servers):
-    url = servers["database_url"]
-    if url.startswith("sqlite"):
-        path = os.path.join(servers["base_dir"], "migration-enc.db")
-        if os.path.exists(path):
-            os.remove(path)
-        yield "sqlite:///" + path
-        return
-    server_url, _, _ = url.rpartition("/")
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS portal_migration_enc"))
-        conn.execute(text("CREATE DATABASE portal_migration_enc CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    yield server_url + "/portal_migration_enc?charset=utf8mb4"
-    with admin.begin() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS portal_migration_enc"))
-    admin.dispose()
+    with migration_database(servers, "migration-enc") as url:
+        yield url
 
 
 PEOPLE = [(1, "K1", "110105197803140033", "13800138001", b"\x01" * 1024),
