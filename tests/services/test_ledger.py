@@ -1,6 +1,7 @@
 """The loan rate table and the append-only loan ledger (issue 11 points 2 and 4): the rate in force on a
 day, a loan's balance is what its ledger rows add up to, the disbursement from an approved application,
 and `recompute` finding a ledger row changed by hand."""
+import threading
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -296,28 +297,32 @@ def test_the_daily_job_runs_with_every_scheduled_job_on_the_embedded_default(tem
     assert fresh(PolicyLoan, loan_id).status == "ROLLED_OVER"
 
 
+def twice_at_once(app, job):
+    """job() run by two threads at the same moment, each in an app context of its own: their results."""
+    results, start = [], threading.Barrier(2)
+
+    def one():
+        with app.app_context():
+            start.wait()
+            results.append(job())
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def test_two_daily_jobs_at_once_roll_a_loan_over_once(app, seeded):
     if db.engine.dialect.name != "mysql":
         pytest.skip("row locks and READ COMMITTED: MariaDB")
-    import threading
-
     with time_machine.travel(datetime(2026, 3, 2, 10), tick=False) as traveller:
         ids = [pending_loan(number=f"SA{n}") for n in range(5)]
         for loan_id in ids:
             disburse(loan_id)
         traveller.move_to(datetime(2026, 9, 1, 1))
-        results, start = [], threading.Barrier(2)
-
-        def one():
-            with app.app_context():
-                start.wait()
-                results.append(ledger.run_daily(date(2026, 9, 1))["rolled_over"])
-
-        threads = [threading.Thread(target=one) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = twice_at_once(app, lambda: ledger.run_daily(date(2026, 9, 1))["rolled_over"])
         assert sum(results) == 5, results
         db.session.rollback()
         assert db.session.query(PolicyLoan).filter(PolicyLoan.rolled_from_id.in_(ids)).count() == 5
@@ -484,25 +489,12 @@ def test_the_set_based_roll_over_makes_what_the_ledger_replay_makes(templates):
 def test_two_daily_jobs_at_once_in_small_batches_share_the_loans_each_rolled_once(app, seeded):
     if db.engine.dialect.name != "mysql":
         pytest.skip("SKIP LOCKED: MariaDB")
-    import threading
-
     with time_machine.travel(datetime(2026, 3, 2, 10), tick=False) as traveller:
         ids = [pending_loan(number=f"SAC{n}") for n in range(12)]
         for loan_id in ids:
             disburse(loan_id)
         traveller.move_to(datetime(2026, 9, 1, 1))
-        results, start = [], threading.Barrier(2)
-
-        def one():
-            with app.app_context():
-                start.wait()
-                results.append(ledger.roll_over_due(date(2026, 9, 1), batch=2))
-
-        threads = [threading.Thread(target=one) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = twice_at_once(app, lambda: ledger.roll_over_due(date(2026, 9, 1), batch=2))
         assert sum(results) == 12, results
         db.session.rollback()
         new = db.session.query(PolicyLoan).filter(PolicyLoan.rolled_from_id.in_(ids)).all()
@@ -608,25 +600,12 @@ def test_reminders_in_batches_of_one_each_loan_once(templates):
 def test_two_suspension_runs_at_once_suspend_once_with_one_notice(app, seeded):
     if db.engine.dialect.name != "mysql":
         pytest.skip("SKIP LOCKED: MariaDB")
-    import threading
-
     from app.models import Policy
 
     with time_machine.travel(datetime(2026, 3, 2, 10), tick=False):
         loan_id = pending_loan("42000.00")
         disburse(loan_id)
-        results, start = [], threading.Barrier(2)
-
-        def one():
-            with app.app_context():
-                start.wait()
-                results.append(ledger.suspend_over_value(date(2026, 5, 27)))
-
-        threads = [threading.Thread(target=one) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = twice_at_once(app, lambda: ledger.suspend_over_value(date(2026, 5, 27)))
         assert sorted(results) == [0, 1]
         db.session.rollback()
         assert db.session.query(Policy).filter_by(policy_no=MA_YAN).one().status == "SUSPENDED"
