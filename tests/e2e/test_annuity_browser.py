@@ -12,38 +12,20 @@ import pytest
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import Policy, ServicingApplication, SmsMessage
+from app.models import Policy, ServicingApplication
 from app.services import annuity, clock
-from tests.e2e.conftest import PHONE, screenshot
-from tests.views.test_account import outbox_code
-from tests.views.test_loan_pages import MA_YAN_MOBILE, ready
+from tests.e2e.conftest import screenshot
+from tests.e2e.steps import codes_and_limits  # noqa: F401 (the autouse fixture)
+from tests.e2e.steps import code_after, customer_signs_in, last_sms_id
+from tests.views.test_loan_pages import ready
 
 pytestmark = pytest.mark.e2e
 
 ANNUITY_POLICY, UNIVERSAL_POLICY = "880007656378888", "860007775808888"
 
 
-@pytest.fixture(autouse=True)
-def _codes_and_limits(app, monkeypatch):
-    """The sign-in code and the servicing code fall in the same minute (the per-mobile limit is 1 a minute)."""
-    for key in ("CODE_SENDS_PER_MINUTE", "CODE_SENDS_PER_HOUR", "CODE_SENDS_PER_DAY"):
-        monkeypatch.setitem(app.config, key, 100)
-    monkeypatch.setitem(app.config, "RATELIMIT_ENABLED", False)
-
-
 def shot(page, name):
     screenshot(page, f"annuity-{name}")
-
-
-def last_sms_id():
-    db.session.commit()
-    return db.session.query(db.func.coalesce(db.func.max(SmsMessage.id), 0)).scalar()
-
-
-def new_code(after_id):
-    """The code of the SMS the server sent to 马妍 after message `after_id` (the server committed it)."""
-    assert last_sms_id() > after_id, "no new code in the outbox"
-    return outbox_code(MA_YAN_MOBILE)  # the newest, read as the HTTP tests read it
 
 
 def test_ma_yan_changes_her_annuity_method_with_the_code(seeded, live_server, browser):
@@ -51,18 +33,7 @@ def test_ma_yan_changes_her_annuity_method_with_the_code(seeded, live_server, br
     policy = db.session.query(Policy).filter_by(policy_no=ANNUITY_POLICY).one()
     expected = annuity.next_payment_date(policy, clock.today())
 
-    context = browser.new_context(**PHONE)
-    phone = context.new_page()
-    phone.set_default_timeout(20_000)
-    phone.goto(live_server + "/my/signin")
-    before = last_sms_id()
-    phone.fill("#mobile", MA_YAN_MOBILE)
-    phone.click("#send-code")
-    phone.wait_for_selector("text=验证码已发送至")
-    phone.fill("#code", new_code(before))
-    phone.click("#signin-btn")
-    phone.wait_for_url("**/my/")
-    expect(phone.locator("#auth-status")).to_have_text("已认证")
+    context, phone = customer_signs_in(browser, live_server)
     shot(phone, "01-center")
 
     phone.get_by_role("link", name=re.compile("年金领取方式变更")).click()  # 保全项目 → 年金领取方式变更
@@ -84,7 +55,7 @@ def test_ma_yan_changes_her_annuity_method_with_the_code(seeded, live_server, br
     phone.click("#send-code")  # 获取验证码: the choice is kept
     phone.wait_for_selector("text=验证码已发送至 136****0003")
     expect(phone.locator("#method-TO_UNIVERSAL")).to_be_checked()
-    phone.fill("#code", new_code(before))
+    phone.fill("#code", code_after(before))
     shot(phone, "04-code")
     phone.click("#annuity-submit")  # 确认
     expect(phone.locator("#message-text")).to_contain_text("本次业务受理成功")

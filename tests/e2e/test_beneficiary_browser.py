@@ -13,11 +13,12 @@ import pytest
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import Policy, SmsMessage
-from app.services import codes
+from app.models import Policy
 from app.services.validation import make_resident_id
-from tests.e2e.conftest import PHONE, screenshot
-from tests.views.test_loan_pages import MA_YAN_MOBILE, ready
+from tests.e2e.conftest import screenshot
+from tests.e2e.steps import codes_and_limits  # noqa: F401 (the autouse fixture)
+from tests.e2e.steps import code_after, customer_signs_in, last_sms_id
+from tests.views.test_loan_pages import ready
 
 pytestmark = pytest.mark.e2e
 
@@ -25,26 +26,6 @@ CHOSEN = ("860007775808888", "860006373328888")
 LEFT_ALONE = "880007656378888"
 WANG_YI_ID = make_resident_id("110101", date(1985, 3, 1), 23)  # male
 WANG_ER_ID = make_resident_id("110101", date(2010, 6, 1), 22)  # female
-
-
-@pytest.fixture(autouse=True)
-def _codes_and_limits(app, monkeypatch):
-    for key in ("CODE_SENDS_PER_MINUTE", "CODE_SENDS_PER_HOUR", "CODE_SENDS_PER_DAY"):
-        monkeypatch.setitem(app.config, key, 100)
-    monkeypatch.setitem(app.config, "RATELIMIT_ENABLED", False)
-
-
-def last_sms_id():
-    db.session.commit()
-    return db.session.query(db.func.coalesce(db.func.max(SmsMessage.id), 0)).scalar()
-
-
-def code_after(after_id):
-    db.session.commit()
-    message = db.session.query(SmsMessage).filter(SmsMessage.phone == MA_YAN_MOBILE, SmsMessage.purpose == "CODE",
-                                                  SmsMessage.id > after_id).order_by(SmsMessage.id.desc()).first()
-    assert message is not None, "no new code in the outbox"
-    return codes.development_code(message)
 
 
 def death_list(policy_no):
@@ -56,17 +37,7 @@ def death_list(policy_no):
 
 def test_two_policies_death_beneficiaries_to_two_people_at_60_40(seeded, live_server, browser):
     ready("C0003")
-    context = browser.new_context(**PHONE)
-    phone = context.new_page()
-    phone.set_default_timeout(20_000)
-    phone.goto(live_server + "/my/signin")
-    before = last_sms_id()
-    phone.fill("#mobile", MA_YAN_MOBILE)
-    phone.click("#send-code")
-    phone.wait_for_selector("text=验证码已发送至")
-    phone.fill("#code", code_after(before))
-    phone.click("#signin-btn")
-    phone.wait_for_url("**/my/")
+    context, phone = customer_signs_in(browser, live_server)
 
     # 保全项目 → 受益人变更: 请选择同时变更的保单
     phone.locator(".items a.item", has_text="受益人变更").click()

@@ -22,27 +22,21 @@ import time_machine
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import ServicingApplication, SmsMessage
+from app.models import ServicingApplication
 from app.models.servicing import PolicyLoan
 from app.services import clock
 from tests.conftest import FACES
 from tests.conftest import PASSWORD as STAFF_PASSWORD
-from tests.e2e.conftest import PHONE, screenshot
-from tests.views.test_loan_pages import CARD, MA_YAN, MA_YAN_MOBILE, PASSWORD, ready
+from tests.e2e.conftest import screenshot
+from tests.e2e.steps import codes_and_limits  # noqa: F401 (the autouse fixture)
+from tests.e2e.steps import code_after, customer_signs_in, last_sms_id
+from tests.views.test_loan_pages import CARD, MA_YAN, PASSWORD, ready
 
 pytestmark = pytest.mark.e2e
 
 DESKTOP = dict(viewport={"width": 1440, "height": 900}, locale="zh-CN")
 PRODUCT = "爱心人寿年年丰盈终身寿险"
 BAD_LUHN = CARD[:-1] + str((int(CARD[-1]) + 1) % 10)  # one digit off: the check digit fails
-
-
-@pytest.fixture(autouse=True)
-def _codes_and_limits(app, monkeypatch):
-    """The sign-in code and the loan's code fall in the same minute (the per-mobile limit is 1 a minute)."""
-    for key in ("CODE_SENDS_PER_MINUTE", "CODE_SENDS_PER_HOUR", "CODE_SENDS_PER_DAY"):
-        monkeypatch.setitem(app.config, key, 100)
-    monkeypatch.setitem(app.config, "RATELIMIT_ENABLED", False)
 
 
 def shot(page, name):
@@ -58,26 +52,6 @@ def figure(page, selector):
     return Decimal(re.search(r"-?\d+\.\d{2}", page.inner_text(selector)).group(0))
 
 
-def outbox_code(phone, after_id):
-    """The code of the SMS the server sent after message `after_id` (the server committed it)."""
-    db.session.commit()  # end our snapshot
-    message = db.session.query(SmsMessage).filter(SmsMessage.phone == phone, SmsMessage.purpose == "CODE",
-                                                  SmsMessage.id > after_id) \
-        .order_by(SmsMessage.id.desc()).first()
-    assert message is not None, "no new code in the outbox"
-    shown = re.search(r"验证码为(\d{6})", message.content)
-    if shown:
-        return shown.group(1)
-    from app.services import codes  # the stored text masks the code: the development outbox has it
-
-    return codes.development_code(message)
-
-
-def last_sms_id():
-    db.session.commit()
-    return db.session.query(db.func.coalesce(db.func.max(SmsMessage.id), 0)).scalar()
-
-
 def id_card_back(path):
     """The 国徽面 of an ID card: an image without a face (the server checks the back is an image)."""
     from PIL import Image, ImageDraw
@@ -91,22 +65,6 @@ def id_card_back(path):
         draw.rectangle((300, y, 780, y + 22), fill=(60, 60, 60))
     card.save(path, "PNG")
     return path
-
-
-def customer_signs_in(browser, base):
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(base + "/my/signin")
-    before = last_sms_id()
-    page.fill("#mobile", MA_YAN_MOBILE)
-    page.click("#send-code")
-    page.wait_for_selector("text=验证码已发送至")
-    page.fill("#code", outbox_code(MA_YAN_MOBILE, before))
-    page.click("#signin-btn")
-    page.wait_for_url("**/my/")
-    expect(page.locator("#auth-status")).to_have_text("已认证")
-    return context, page
 
 
 def operator_signs_in(browser, base):
@@ -169,7 +127,7 @@ def test_borrow_12000_approve_disburse_and_repay_part_31_days_later(seeded, live
     expect(phone.locator("#amount")).to_have_value("12000")
     expect(phone.locator("#card_no")).to_have_value(BAD_LUHN)
     expect(phone.locator("#agreed")).to_be_checked()
-    code = outbox_code(MA_YAN_MOBILE, before)
+    code = code_after(before)
 
     # a card number failing its check digit is refused, and the code is not spent
     phone.set_input_files("#id_front", front)
@@ -289,7 +247,7 @@ def test_borrow_12000_approve_disburse_and_repay_part_31_days_later(seeded, live
         phone.click("#send-code")
         expect(phone.locator("body")).to_contain_text("验证码已发送至")
         expect(phone.locator("#amount")).to_have_value("5000")
-        phone.fill("#code", outbox_code(MA_YAN_MOBILE, before))
+        phone.fill("#code", code_after(before))
         shot(phone, "15-repay-filled")
         phone.click("#repay-submit")
         expect(phone.get_by_role("heading", name="保全申请操作完毕")).to_be_visible()
