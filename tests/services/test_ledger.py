@@ -565,7 +565,9 @@ def test_the_payment_system_reports_a_failed_payment_then_a_paid_one(frozen, cli
     assert reply.status_code == 200 and reply.get_json()["outstanding_principal"] == "9042.47"
 
 
-def test_an_operator_records_a_failed_payment_on_the_loans_page(frozen, client):
+def operator_records_payment(frozen, client, payment_ref, result, **post):
+    """A loan paid out on 2026-03-01; on 2026-04-01 `operator` posts a payment of 500 with this result on
+    the loan's ledger page: (loan id, the reply)."""
     from tests.conftest import csrf_token, login
 
     loan_id = pending_loan()
@@ -574,8 +576,13 @@ def test_an_operator_records_a_failed_payment_on_the_loans_page(frozen, client):
     login(client, "operator")
     page = client.get(f"/loan-ledger/{loan_id}").get_data(as_text=True)
     reply = client.post(f"/loan-ledger/{loan_id}/repayment", data={
-        "amount": "500", "paid_on": "2026-04-01", "payment_ref": "BANK-F", "result": "FAILED",
-        "csrf_token": csrf_token(page)}, follow_redirects=True)
+        "amount": "500", "paid_on": "2026-04-01", "payment_ref": payment_ref, "result": result,
+        "csrf_token": csrf_token(page)}, **post)
+    return loan_id, reply
+
+
+def test_an_operator_records_a_failed_payment_on_the_loans_page(frozen, client):
+    loan_id, reply = operator_records_payment(frozen, client, "BANK-F", "FAILED", follow_redirects=True)
     assert reply.status_code == 200, reply.get_data(as_text=True)
     shown = reply.get_data(as_text=True)
     assert "已登记支付失败" in shown
@@ -629,16 +636,7 @@ def test_one_loan_rolled_over_by_itself(templates):
 def test_the_loans_page_refuses_an_unknown_payment_result_in_chinese(frozen, client):
     import re
 
-    from tests.conftest import csrf_token, login
-
-    loan_id = pending_loan()
-    disburse(loan_id)
-    frozen.move_to(datetime(2026, 4, 1, 10))
-    login(client, "operator")
-    page = client.get(f"/loan-ledger/{loan_id}").get_data(as_text=True)
-    reply = client.post(f"/loan-ledger/{loan_id}/repayment", data={
-        "amount": "500", "paid_on": "2026-04-01", "payment_ref": "BANK-X", "result": "MAYBE",
-        "csrf_token": csrf_token(page)})
+    loan_id, reply = operator_records_payment(frozen, client, "BANK-X", "MAYBE")
     assert reply.status_code == 400
     error = re.search(r'alert-danger" role="alert">([^<]*)<', reply.get_data(as_text=True)).group(1)
     assert re.search(r"[\u4e00-\u9fff]", error), error
