@@ -15,6 +15,7 @@ from app.models import Customer, IdentityVerification, RevisitLink, SmsMessage
 from app.services import clock, identity, sms, sweep, unit
 from app.tasks.schedule import beat_schedule
 from tests import workers
+from tests.biometric import agree_biometrics
 from tests.conftest import FACES, csrf_token, make_config
 
 INVITE = {"name": "张德强", "title": "先生", "product": "爱心人寿心享未来年金保险", "link": "http://x/s/abc"}
@@ -74,6 +75,7 @@ def test_a_face_check_lost_with_redis_is_swept_up_and_the_customer_sees_the_resu
         revisit.issue_invitations()
     customer = db.session.query(Customer).filter_by(customer_no="C0001").one()
     identity.attach_reference_photo(customer.id, _photo("obama.jpg"))
+    agree_biometrics(customer.id, purposes=["EREVISIT"])  # the biometric notice was agreed to
     code = db.session.query(RevisitLink).filter_by(customer_id=customer.id).one().code
 
     browser = second.test_client()

@@ -12,6 +12,7 @@ import time_machine
 from app.extensions import db
 from app.models import Customer, IdentityVerification, Policy, RevisitLink, RevisitTask
 from app.services import clock
+from tests.biometric import agree_biometrics, agree_everyone
 from tests.conftest import csrf_token
 from tests.views.test_account import _session_celery, bind, customer, page, sign_in  # noqa: F401
 from tests.views.test_customer_revisit import CLOSING_TEXT, _task_ids, _verify
@@ -24,6 +25,7 @@ def linked(seeded):
     from app.services import revisit
 
     revisit.issue_invitations()
+    agree_everyone()  # the biometric notice was agreed to (tests/views/test_biometric_consent.py)
     return {c.customer_no: link.code for link, c in
             db.session.query(RevisitLink, Customer).join(Customer, RevisitLink.customer_id == Customer.id)}
 
@@ -206,6 +208,7 @@ def _bound_li_ming(client, signed_in=False):
     if not signed_in:
         sign_in(client, "13700137004")
     bind(client, li.name, li.id_type, li.id_number, li.mobile)
+    agree_biometrics(li.id)
     return li
 
 
