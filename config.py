@@ -49,7 +49,8 @@ SQLALCHEMY_DATABASE_URI = _env(
 )
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 # MariaDB/MySQL: a pooled connection idle longer than this is pinged before use (app/dbpool.py)
-DB_PING_IDLE_SECONDS = _int("DB_PING_IDLE_SECONDS", 10)
+# 0: every checkout pinged (pool_pre_ping): no request fails right after a database restart (make chaos)
+DB_PING_IDLE_SECONDS = _int("DB_PING_IDLE_SECONDS", 0)
 
 
 def engine_options(database_uri):

@@ -98,8 +98,8 @@ def database(servers):
 
 @pytest.fixture(params=[10, 0], ids=["ping-idle-10s", "ping-every-checkout"])
 def web(request, servers, database, seeded, tmp_path):
-    """gunicorn with DB_PING_IDLE_SECONDS at its default (10: only a connection idle that long is pinged) or 0
-    (every checkout pinged, pool_pre_ping's behaviour)."""
+    """gunicorn with DB_PING_IDLE_SECONDS at 10 (only a connection idle that long is pinged) or at its default
+    0 (every checkout pinged, pool_pre_ping's behaviour)."""
     from app.services import revisit
 
     revisit.issue_invitations()
@@ -172,9 +172,9 @@ def test_pages_and_the_intake_api_answer_once_mariadb_is_back(web, database):
     if web.ping_idle == 0:
         assert after_quiet == ok, (counts, log[-4000:])
     else:
-        # Known gap (issue 14): a connection used less than DB_PING_IDLE_SECONDS before the restart is not
-        # pinged, so each gunicorn worker's first request after a quick restart fails, as the Chinese 503
-        # (item 8), never a 500; the failed connection takes its pool with it and the next request answers.
+        # Why the default is 0: at 10, a connection used less than 10 s before the restart is not pinged, so
+        # each gunicorn worker's first request after a quick restart fails, as the Chinese 503 (item 8), never
+        # a 500; the failed connection takes its pool with it and the next request answers.
         failed = [status for statuses in after_quiet.values() for status in statuses if status != 200]
         assert len(failed) <= 2 and set(failed) <= {503}, (counts, log[-4000:])  # at most one per worker
         assert _round(web, code, token, 4) == ok, counts
