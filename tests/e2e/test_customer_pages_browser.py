@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Customer, RevisitLink, SmsMessage
 from app.services import codes
+from tests.biometric import agree_in_browser
 from tests.conftest import FACES
 from tests.e2e.conftest import PHONE, customer_screenshot
 
@@ -59,6 +60,9 @@ def test_the_e_revisit_pages_on_a_phone(live_server, browser, invited):
     page.set_default_timeout(30000)
 
     page.goto(f"{live_server}/s/{link.code}")
+    expect(page.get_by_text("同意并继续")).to_be_visible()  # the biometric notice before the first face check
+    _check(page, "00-erevisit-biometric-notice")
+    agree_in_browser(page)
     expect(page.get_by_text("开始验证")).to_be_visible()
     _check(page, "01-erevisit-face")
     with page.expect_navigation():
@@ -160,6 +164,9 @@ def test_the_official_account_pages_on_a_phone(seeded, live_server, browser):
     page.wait_for_load_state()
 
     page.goto(live_server + "/my/face")
+    expect(page.get_by_text("同意并继续")).to_be_visible()  # the biometric notice before the first face check
+    _check(page, "10b-my-biometric-notice")
+    agree_in_browser(page)
     expect(page.get_by_text("请在安静且光线充足环境下,确保正脸对准屏幕框")).to_be_visible()
     expect(page.locator("#auth-steps li.current")).to_contain_text("人脸识别")
     _check(page, "11-my-face-intro")
