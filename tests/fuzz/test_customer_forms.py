@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from app.extensions import db
 from app.models import Customer, RevisitLink, RevisitTask
 from app.services import clock
+from tests.biometric import agree_biometrics
 from tests.conftest import csrf_token
 from tests.fuzz.conftest import FUZZ, assert_chinese_refusal, assert_no_crash, form_value, nasty_text, reset_limits, row_counts
 
@@ -35,6 +36,7 @@ def verified(seeded, client, token):
     customer = db.session.query(Customer).filter_by(customer_no="C0001").one()
     link = db.session.query(RevisitLink).filter_by(customer_id=customer.id).one()
     link.face_verified_at = clock.now()
+    agree_biometrics(customer.id)  # the biometric notice agreed to: the upload reaches the photo checks
     task_id = db.session.query(RevisitTask.id).filter(RevisitTask.status == "SMS_SENT").join(
         RevisitTask.policy).filter_by(holder_id=customer.id).order_by(RevisitTask.id).first()[0]
     db.session.commit()
