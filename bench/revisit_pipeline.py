@@ -13,6 +13,12 @@ Starts its own MariaDB and Redis (tests/harness.py), the fake Alibaba SMS server
   4. the day-4 expiry over M tasks (default 1,000,000) inserted with one INSERT ... SELECT from
      MariaDB's sequence engine (foreign key checks off for that insert only: the tasks point at
      policy ids that do not exist; the expiry never reads the policy), 10 % already closed.
+  --seal: after the pipeline, the seal job (seal.seal(), as the beat job runs it) over every audit event
+     the run wrote, timed, and the CPU time of hashing those events alone (audit.event_hash).
+
+The bench-only environment switch AUDIT_ROW_HASH=0 (app/services/audit.py) runs the same pipeline with
+the per-event hashing off, in this process and the worker; bench/seal_cost.py runs it both ways. It is
+refused under PORTAL_ENV=production.
 """
 import argparse
 import cProfile
@@ -76,6 +82,7 @@ def main():
                         help="pipeline: intake while beat-driven workers invite and send (production); "
                              "phases: intake, then invitations in this process, then the SMS drain")
     parser.add_argument("--beat", type=float, default=1.0, help="seconds between invitation runs (pipeline)")
+    parser.add_argument("--seal", action="store_true", help="then run the seal job over the trail, timed")
     args = parser.parse_args()
 
     base = tempfile.mkdtemp(prefix="bench-revisit-")
@@ -191,6 +198,7 @@ def main():
                   f"(mode {args.mode}, {len(rows):,} policies)")
             counts = revisit.open_task_counts()
             print(f"tasks by status: {counts}; links: {db.session.query(RevisitLink).count():,}")
+            _print_trail(app, db, audit, args.seal)
             if args.expiry_tasks:
                 _bench_expiry(args.expiry_tasks, db, text, revisit, clock)
     finally:
@@ -203,6 +211,44 @@ def main():
         fake.__exit__(None, None, None)
         for server in servers:
             server.stop()
+
+
+def _print_trail(app, db, audit, seal_it):
+    """The audit events the run wrote, whether they were hashed as written, and with seal_it the seal
+    job over them (timed) and the CPU time of hashing them alone."""
+    from sqlalchemy import func, select
+
+    from app.models import AuditEvent
+    from app.services import seal
+
+    db.session.rollback()
+    events = db.session.query(func.count(AuditEvent.id)).scalar()
+    unhashed = db.session.query(func.count(AuditEvent.id)).filter(AuditEvent.row_hash.is_(None)).scalar()
+    print(f"AUDIT: {events:,} events, {events - unhashed:,} hashed as written (AUDIT_ROW_HASH "
+          f"{'on' if audit.ROW_HASH else 'off'} in this process)")
+    if not seal_it:
+        return
+    db.session.commit()
+    app.config["AUDIT_SEAL_DELAY_SECONDS"] = 0  # the pipeline is over: every event is committed
+    time.sleep(1.1)  # past the second of the last event
+    started, seals, sealed = time.perf_counter(), 0, 0
+    while True:
+        made = seal.seal()
+        if made is None:
+            break
+        seals, sealed = seals + 1, sealed + made.count
+    took = time.perf_counter() - started
+    print(f"SEAL: the seal job sealed {sealed:,} events in {seals} seal(s) in {took:.2f} s "
+          f"({sealed / max(took, 1e-9):,.0f} events/s, off the pipeline: a beat job every ten minutes)")
+    rows = db.session.execute(select(*seal.EVENT_COLUMNS).order_by(AuditEvent.id)
+                              .execution_options(stream_results=True, yield_per=seal.BATCH)).all()
+    db.session.rollback()
+    cpu = time.process_time()
+    for row in rows:
+        audit.event_hash(row._mapping, stored=True)
+    cpu = time.process_time() - cpu
+    print(f"HASHING: event_hash over the {len(rows):,} events: {cpu:.3f} s CPU "
+          f"({cpu / max(len(rows), 1) * 1e6:.1f} µs an event)")
 
 
 def _bench_expiry(count, db, text, revisit, clock):
