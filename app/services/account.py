@@ -10,7 +10,6 @@ The views keep the ids in the Flask session; everything here takes plain values.
 runs in the caller's unit of work (app/services/unit.py), which commits it; the only commits
 here keep a refused attempt's evidence (lockout counts, a spent code) past that rollback.
 """
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -81,13 +80,15 @@ def sign_in_with_openid(openid):
 
 # --- binding ----------------------------------------------------------------------------------
 
+# The binding lockout counts failures by these keys in the audit trail: keyed hashes (services/crypto.py,
+# DATA_HASH_KEY), never a mobile or an ID number in clear nor a plain digest one could reverse by trying
+# every ID number.
 def _id_key(id_type, id_number):
-    digest = hashlib.sha256(f"{id_type}:{id_number}".encode()).hexdigest()[:32]
-    return f"idn:{digest}"
+    return f"idn:{id_type}:{lookup_hash(id_number, 'id_number')[:32]}"
 
 
 def _account_key(phone=None, openid=None):
-    return f"openid:{openid}" if openid else f"phone:{phone}"
+    return f"openid:{openid}" if openid else f"phone:{lookup_hash(phone, 'mobile')[:32]}"
 
 
 def _bind_failures(since, entity_id=None, ip=None, action="bind_failed"):
