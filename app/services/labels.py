@@ -59,7 +59,10 @@ _VALUE_CODES = [VERIFICATION_STATUSES, VERIFICATION_KINDS, VERIFICATION_PURPOSES
 _FALLBACK_TABLES = {"ab_user": _l("用户"), "ab_role": _l("角色"), "customer_account": _l("官微账户"),
                     "verification_code": _l("验证码")}
 _FALLBACK_FIELDS = {"id": _l("编号"), "created_at": _l("创建时间"), "updated_at": _l("更新时间"),
-                    "status": _l("状态"), "count": _l("数量"), "ids": _l("编号")}
+                    "status": _l("状态"), "count": _l("数量"), "ids": _l("编号"),
+                    # the keyed hashes beside masked personal data (services/crypto.py, services/audit.py)
+                    "mobile_hash": _l("手机号校验值"), "id_number_hash": _l("证件号码校验值"),
+                    "phone_hash": _l("手机号校验值")}
 
 
 LIST_LIMIT = 20  # a bulk job's ids: the first ones and how many
