@@ -121,3 +121,27 @@ def test_user_statistics_chart_is_drawn_offline_and_the_english_navbar_is_one_ro
     screenshot(page, "staff-navbar-en")
     assert height <= 60, height
     assert outside == [], outside
+
+
+def test_the_supervisor_sees_the_walkthroughs_figures_and_the_daily_chart(seeded, live_server, browser):
+    """The README's walkthrough (a phone revisit failed on day 4, succeeded on day 5) on the dashboard in
+    Chromium on day 5: that day's call and visit, the month's two calls, and the daily chart drawn."""
+    from datetime import timedelta
+
+    from tests.services.test_dashboard_events import DAY5, _walkthrough
+    from tests.services.test_phone_revisit import _travel
+
+    _walkthrough()
+    with _travel(DAY5 + timedelta(hours=2)):
+        context = browser.new_context(**DESKTOP)
+        page = context.new_page()
+        outside = _outside_requests(page, live_server)
+        _sign_in(page, live_server, "supervisor")
+        page.goto(f"{live_server}/revisit-dashboard/")
+        for figure, value in (("today-calls", "1"), ("today-completed", "1"), ("today-completed-PHONE", "1"),
+                              ("today-created", "0"), ("month-calls", "2")):
+            assert page.inner_text(f"#{figure}").strip() == value, figure
+        page.wait_for_selector("#daily-chart canvas")  # ECharts drew the month's bars
+        screenshot(page, "staff-dashboard-walkthrough")
+        context.close()
+    assert outside == []
