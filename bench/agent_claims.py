@@ -64,6 +64,9 @@ def prepare(app, tasks, threads):
     from tests import factories
 
     upgrade()
+    from app.security import sync_roles
+
+    sync_roles(app.appbuilder)  # the roles' permissions, as `flask portal init` writes them (the dashboard's)
     with audit.acting_as("bench"):
         demo.seed(PASSWORD)
         started = time.perf_counter()

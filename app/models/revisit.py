@@ -90,6 +90,10 @@ class RevisitTask(TimestampMixin, Undeletable, Model):
         # day-4 expiry ~4 s more per 900,000 moved rows (bench/revisit_pipeline.py).
         Index("ix_revisit_deadline", "erevisit_deadline"),
         Index("ix_revisit_created", "created_at"),  # dashboard figures by day and month
+        # the dashboard counts each event on its own day (services/dashboard.py): visits completed, phone
+        # visits that ran out of tries; neither column moves in the day-4 expiry
+        Index("ix_revisit_completed", "completed_at"),
+        Index("ix_revisit_last_attempt", "last_attempt_date"),
         # what an agent holds now: reserved_until is set exactly while a task is held (IN_CALL:
         # the idle reservation; CALLBACK: the booked time plus the grace period), so the claim
         # never reads the agent's finished tasks (migration 5c1e8a0d4b27)

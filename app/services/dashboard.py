@@ -82,7 +82,10 @@ def figures(today=None):
 
     created = _split(_counts(RevisitTask.created_at, RevisitTask.status, month_start, day_start, end))
     calls = _split(_counts(CallAttempt.started_at, CallAttempt.outcome, month_start, day_start, end))
-    completed = _split(_counts(RevisitTask.completed_at, RevisitTask.channel, month_start, day_start, end))
+    by_day = _completed_by_day(today)  # one statement for the figures and the daily chart
+    completed = ({channel: n for (day, channel), n in by_day.items() if day == today.isoformat()}, {})
+    for (day, channel), n in by_day.items():
+        completed[1][channel] = completed[1].get(channel, 0) + n
     # the e-revisit window closed unanswered: the day-4 expiry moved the task to the phone
     expired = _split(_counts(RevisitTask.erevisit_deadline, RevisitTask.channel, month_start, day_start, end,
                              RevisitTask.channel != "ELECTRONIC", RevisitTask.is_problem.is_(False),
@@ -110,13 +113,12 @@ def figures(today=None):
         "channels": TASK_CHANNELS,
         "outcomes": CALL_OUTCOMES,
         "seal": seal.last_seal_status(),  # the audit trail's last seal and its check (services/seal.py)
+        "daily": daily_completions(today, by_day),
     }
 
 
-def daily_completions(today=None):
-    """This month's visits completed, day by day up to today, by channel: {"days": ["11-01", ...],
-    "ELECTRONIC": [n, ...], "PHONE": [n, ...]} (the dashboard's chart; counted by completed_at)."""
-    today = today or clock.today()
+def _completed_by_day(today):
+    """{(ISO day, channel): visits completed} for this month up to today, counted by completed_at."""
     first = today.replace(day=1)
     day = func.date(RevisitTask.completed_at)
     rows = db.session.execute(
@@ -124,7 +126,15 @@ def daily_completions(today=None):
         .where(RevisitTask.completed_at >= clock.start_of_day(first),
                RevisitTask.completed_at < clock.start_of_day(today + timedelta(days=1)))
         .group_by(day, RevisitTask.channel)).all()
-    counts = {(str(d)[:10], channel): int(n) for d, channel, n in rows}
+    return {(str(d)[:10], channel): int(n) for d, channel, n in rows}
+
+
+def daily_completions(today=None, counts=None):
+    """This month's visits completed, day by day up to today, by channel: {"days": ["11-01", ...],
+    "ELECTRONIC": [n, ...], "PHONE": [n, ...]} (the dashboard's chart; counted by completed_at)."""
+    today = today or clock.today()
+    first = today.replace(day=1)
+    counts = _completed_by_day(today) if counts is None else counts
     days = [first + timedelta(days=i) for i in range((today - first).days + 1)]
     series = {"days": [f"{d:%m-%d}" for d in days]}
     for channel in COMPLETION_CHANNELS:

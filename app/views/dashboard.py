@@ -19,7 +19,7 @@ class RevisitDashboardView(BaseView):
     def _render(self, form, error=None, status=200):
         figures = dashboard.figures()
         body = self.render_template("dashboard/index.html", f=figures, form=form, error=error,
-                                    urgent=dashboard.urgent_tasks(), daily=dashboard.daily_completions())
+                                    urgent=dashboard.urgent_tasks(), daily=figures["daily"])
         return body if status == 200 else (body, status)
 
     @expose("/")
