@@ -6,8 +6,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.cli_database import database_required
 from app.extensions import db
 from app.services import audit, unit
+
 
 demo_cli = AppGroup("demo", help="Demo data.")
 portal_cli = AppGroup("portal", help="Portal administration.")
@@ -34,7 +36,7 @@ def portal_rotate_keys(batch):
     DATA_ENCRYPTION_KEYS; idempotent. Afterwards the keys after the first can be dropped."""
     from app.services import crypto
 
-    with audit.acting_as("cli:rotate-keys"):
+    with database_required(), audit.acting_as("cli:rotate-keys"):
         changed = crypto.rotate(db.session, batch=batch)
         audit.record(db.session, "rotate_keys", "data_encryption", None, None, changed)
         db.session.commit()
@@ -192,20 +194,12 @@ def servicing_recompute_loans(batch):
     fen; exit 0 when none, 1 when any, 2 when there is no database yet."""
     from app.services import ledger
 
-    from sqlalchemy.exc import DBAPIError
-
-    from app.services.errors import message_for
-
     count = 0
-    try:
+    with database_required():
         for loan_id, entry_id, name, stored, computed in ledger.recompute(batch=max(batch, 1)):
             count += 1
             where = f"loan {loan_id}" + (f" ledger row {entry_id}" if entry_id else "")
             click.echo(f"{where}: {name} stored {stored}, ledger says {computed}")
-    except DBAPIError:  # no tables before `flask db upgrade`, or the server is down (as _trial says it)
-        db.session.rollback()
-        click.echo(str(message_for("database_not_ready")), err=True)
-        sys.exit(2)
     db.session.rollback()
     click.echo(f"{count} difference(s)" if count else "every loan agrees with its ledger")
     sys.exit(1 if count else 0)

@@ -6,19 +6,11 @@ import click
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 
-from app.extensions import db
+from app.cli_database import database_required
 from app.services import audit
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail: seal and verify (exit 0 intact, 1 tampered, "
                                    "2 unusable input or no database).")
-
-
-def _no_database():
-    from app.services.errors import message_for
-
-    db.session.rollback()
-    click.echo(str(message_for("database_not_ready")), err=True)
-    sys.exit(2)
 
 
 @audit_cli.command("verify")
@@ -28,7 +20,6 @@ def audit_verify(since):
     """Recompute every audit event's hash and the chain of seals, and compare the protected records (answers,
     call attempts, identity checks, consents, loan ledgers) with their events: the first break in one line
     and exit 1, or a one-line summary and exit 0."""
-    from sqlalchemy.exc import DBAPIError
 
     from app.services import seal
 
@@ -39,10 +30,8 @@ def audit_verify(since):
         except ValueError:
             click.echo(_("日期格式应为 YYYY-MM-DD:%(v)s", v=since), err=True)
             sys.exit(2)
-    try:
+    with database_required():
         report = seal.verify(day)
-    except DBAPIError:  # no tables before `flask db upgrade`, or the server is down
-        _no_database()
     click.echo(report.summary())
     sys.exit(0 if report.intact else 1)
 
@@ -50,17 +39,13 @@ def audit_verify(since):
 @audit_cli.command("seal")
 def audit_seal():
     """Seal the audit events committed since the last seal, now (what the beat job does every ten minutes)."""
-    from sqlalchemy.exc import DBAPIError
 
     from app.services import seal
 
     made = []
-    try:
-        with audit.acting_as("cli:audit-seal"):
-            while (record := seal.seal()) is not None:
-                made.append(record)
-    except DBAPIError:
-        _no_database()
+    with database_required(), audit.acting_as("cli:audit-seal"):
+        while (record := seal.seal()) is not None:
+            made.append(record)
     for record in made:
         click.echo(_("封存 #%(id)s:事件 #%(a)s–#%(b)s 共 %(n)s 条", id=record.id, a=record.first_id,
                      b=record.last_id, n=record.count))

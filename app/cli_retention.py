@@ -7,7 +7,7 @@ import click
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 
-from app.extensions import db
+from app.cli_database import database_required
 from app.services import audit, clock
 
 retention_cli = AppGroup("retention", help="Records past their retention (ten years after the contract's end): "
@@ -23,10 +23,7 @@ retention_cli = AppGroup("retention", help="Records past their retention (ten ye
 def retention_export(before, out):
     """Write the records of every policy whose retention ended before DATE to a ZIP for an archive, with a
     manifest of counts and SHA-256; nothing is deleted. Prints a one-line summary in Chinese."""
-    from sqlalchemy.exc import DBAPIError
-
     from app.services import retention
-    from app.services.errors import message_for
 
     try:
         day = datetime.date.fromisoformat(before.strip())
@@ -37,13 +34,8 @@ def retention_export(before, out):
         click.echo(_("截止日期不能晚于明天:%(v)s(只导出保存期限已届满的记录)", v=before), err=True)
         sys.exit(2)
     buffer = io.BytesIO()
-    try:
-        with audit.acting_as("cli:retention-export"):
-            manifest = retention.export(day, buffer)
-    except DBAPIError:  # no tables before `flask db upgrade`, or the server is down
-        db.session.rollback()
-        click.echo(str(message_for("database_not_ready")), err=True)
-        sys.exit(2)
+    with database_required(), audit.acting_as("cli:retention-export"):
+        manifest = retention.export(day, buffer)
     try:
         with open(out, "wb") as handle:
             handle.write(buffer.getvalue())

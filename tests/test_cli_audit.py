@@ -47,10 +47,13 @@ def test_an_unusable_date_exits_2(app):
     assert code == 2 and "YYYY-MM-DD" in out
 
 
-def test_a_fresh_checkout_without_a_database_exits_2_without_a_traceback(tmp_path):
+# every operator command that reads the database (app/cli.py database_required)
+@pytest.mark.parametrize("command", [("audit", "verify"), ("audit", "seal"), ("portal", "rotate-keys")],
+                         ids=" ".join)
+def test_a_fresh_checkout_without_a_database_exits_2_without_a_traceback(tmp_path, command):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "FLASK_APP": "run.py",
            "PORTAL_INSTANCE_DIR": str(tmp_path / "instance")}
-    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "flask"), "audit", "verify"],
+    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "flask"), *command],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "Traceback" not in done.stderr + done.stdout

@@ -75,6 +75,11 @@ def register_views(appbuilder):
     register_health()
     from app.views.evidence import register_evidence  # evidence pack downloads (/evidence/...)
     register_evidence(appbuilder)
+    from flask import current_app
+
+    from app.services import screens  # the back office's task and application pages list the key screens
+
+    current_app.add_template_global(screens, "key_screens")  # (templates/screens/_list.html)
 
 
 def register_customer_pages():

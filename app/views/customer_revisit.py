@@ -496,6 +496,3 @@ def after_result(code):
         return redirect(url_for(".pending_list", code=code))
     return _closing(revisit.link_progress(link))
 
-
-# the back office's task and application pages list the key screens (templates/screens/_list.html)
-bp.add_app_template_global(screens, "key_screens")
