@@ -41,3 +41,24 @@ class AuditSeal(Undeletable, Model):
     prev_hash = Column(String(64), nullable=False)
     chain_hash = Column(String(64), nullable=False)
     sealed_at = Column(DateTime, nullable=False, index=True)
+
+
+class AuditRedaction(Undeletable, Model):
+    """One audit event written before the trail masked personal data, redacted afterwards by
+    `flask audit redact-legacy` (services/redaction.py): its clear ID numbers and mobiles rewritten to what the
+    writer stores now. audit_event.row_hash keeps the sealed hash of the original content (original_hash), so the
+    seal chain still holds; redacted_hash is the hash of the content as rewritten. record_hash is the SHA-256 of
+    this record (event_id, original_hash, redacted_hash, redacted_at, reason), and the run's own audit event
+    (operation_id, action redact_legacy) holds the count of its records and the SHA-256 over their record_hash in
+    event order: verify() accepts the rewritten event only while all of that agrees."""
+    __tablename__ = "audit_redaction"
+    __table_args__ = (UniqueConstraint("event_id", name="uq_audit_redaction_event"),)
+
+    id = Column(Integer, primary_key=True)
+    event_id = Column(Integer, nullable=False)
+    operation_id = Column(Integer, nullable=False, index=True)  # the redact_legacy audit event of the run
+    original_hash = Column(String(64), nullable=False)
+    redacted_hash = Column(String(64), nullable=False)
+    redacted_at = Column(DateTime, nullable=False)
+    reason = Column(String(255), nullable=False)
+    record_hash = Column(String(64), nullable=False)

@@ -19,7 +19,10 @@ verify() recomputes each event's hash (a change: 改动), walks each seal's rang
 whose chain breaks), checks that each seal follows the one before, and replays the events of the COVERED
 records (full values at creation and on set-based writes, the changed values on updates) against their
 rows (a row changed, deleted, or without any event). It streams the events in id order with a server-side
-cursor, in batches.
+cursor, in batches. An event written before the trail masked personal data and redacted since (`flask audit
+redact-legacy`, services/redaction.py) keeps its sealed row_hash; its content is accepted only through an
+intact redaction record (original_hash = row_hash, redacted_hash = the content's hash, its own hash, and its
+run's redact_legacy event); otherwise it is reported like any change.
 """
 import datetime
 import hashlib
@@ -34,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models.audit import AuditEvent, AuditSeal
-from app.services import audit, clock
+from app.services import audit, clock, redaction
 
 GENESIS = "0" * 64
 DEFAULT_DELAY_SECONDS = 120
@@ -127,7 +130,8 @@ def seal(limit=100000):
 
 @dataclass
 class Break:
-    kind: str  # changed / deleted / inserted / seal / record_changed / record_deleted / record_inserted
+    kind: str  # changed / deleted / inserted / seal / redaction / record_changed / record_deleted /
+    # record_inserted
     message: str
     event_id: int = None
     seal_id: int = None
@@ -388,6 +392,7 @@ def verify(since=None):
     last_sealed = seals[-1].last_id if seals else start_id - 1
     walk = _SealWalk(seals, report, prev_hash)
     records = _Records()
+    redactions = redaction.Redactions(session, start_id)
     query = (select(*EVENT_COLUMNS).where(AuditEvent.id >= start_id).order_by(AuditEvent.id)
              .execution_options(stream_results=True, yield_per=BATCH))
     for row in session.execute(query):
@@ -395,6 +400,17 @@ def verify(since=None):
         if report.first_id is None:
             report.first_id = row.id
         computed = audit.event_hash(row._mapping, stored=True)
+        if row.row_hash is not None and row.row_hash != computed:
+            if redactions.accepts(row.id, row.row_hash, computed):
+                computed = row.row_hash  # redacted: the sealed hash is of the content before
+            elif redactions.problem(row.id):
+                report.breaks.append(Break("redaction", redactions.problem(row.id), row.id,
+                                           walk.current.id if walk.current else None))
+                break
+        elif redactions.operation_missing(row):
+            report.breaks.append(Break("redaction", _("脱敏操作(审计事件 #%(e)s)的脱敏记录已全部被删除", e=row.id),
+                                       row.id))
+            break
         if row.id > last_sealed:
             report.unsealed += 1
             if row.row_hash is not None and row.row_hash != computed:
@@ -411,6 +427,8 @@ def verify(since=None):
     if not report.breaks:
         walk.end()
     report.last_sealed_id = last_sealed
+    if not report.breaks and (forged := redactions.first_problem()):
+        report.breaks.append(Break("redaction", forged[1], forged[0]))
     if not report.breaks:
         records.check(session, report, start_id > 1)
     session.rollback()
@@ -428,11 +446,15 @@ def last_seal_status():
                                .order_by(AuditSeal.id.desc()).limit(1)).scalar()
     report = Report()
     walk = _SealWalk([last], report, previous or GENESIS)
-    ok = True
+    redactions = redaction.Redactions(session, last.first_id, last.last_id)
+    forged = redactions.first_problem()
+    ok = forged is None
     query = (select(*EVENT_COLUMNS).where(AuditEvent.id.between(last.first_id, last.last_id))
              .order_by(AuditEvent.id).execution_options(stream_results=True, yield_per=BATCH))
-    for row in session.execute(query):
-        if row.row_hash != audit.event_hash(row._mapping, stored=True) or not walk.event(row.id, row.row_hash):
+    for row in session.execute(query) if ok else ():
+        computed = audit.event_hash(row._mapping, stored=True)
+        if row.row_hash != computed and not redactions.accepts(row.id, row.row_hash, computed) \
+                or not walk.event(row.id, row.row_hash):
             ok = False
             break
     if ok:
@@ -440,4 +462,5 @@ def last_seal_status():
         ok = not report.breaks
     return {"id": last.id, "sealed_at": last.sealed_at, "first_id": last.first_id, "last_id": last.last_id,
             "count": last.count, "chain_hash": last.chain_hash, "ok": ok,
-            "problem": None if ok else (report.breaks[0].message if report.breaks else _("事件内容与哈希不符"))}
+            "problem": None if ok else (forged[1] if forged else report.breaks[0].message if report.breaks
+                                        else _("事件内容与哈希不符"))}
