@@ -36,7 +36,8 @@ run: translations
 	$(BIN)/flask portal start $$( [ -d ../shared/testdata/faces ] && echo --faces ../shared/testdata/faces )
 	$(BIN)/python run.py
 
-# MariaDB, Redis and Chromium from Debian's packages, when missing (the tests start their own servers).
+# MariaDB, Redis, Chromium and systemd-analyze (package systemd: tests/test_deploy_units.py verifies deploy/) from
+# Debian's packages, when missing (the tests start their own servers).
 system-deps:
 	@missing=""; \
 	[ -x /usr/sbin/mariadbd ] || command -v mariadbd >/dev/null || missing="$$missing mariadb-server"; \
@@ -44,6 +45,7 @@ system-deps:
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	fc-list 2>/dev/null | grep -qi "noto.*cjk" || missing="$$missing fonts-noto-cjk"; \
 	[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -479,12 +479,13 @@ def _collect(pack):  # noqa: C901  (one pass over every kind of record, in the o
                          outcome=labels.code(CALL_OUTCOMES, attempt.outcome), agent=attempt.agent,
                          start=_fmt(attempt.started_at), end=_fmt(attempt.ended_at), note=attempt.note or ""))
         if task.status in LETTER:
+            # due when the last phone try ended (not at midnight of its day, before the call that made it due)
+            due_at = max((a.ended_at or a.started_at for a in task.attempts), default=None) or task.updated_at
             try:
                 name = pack.add_file(f"letters/letter-task-{task.id}.pdf", letters.letter_pdf(task.id))
-                pack.event(task.last_attempt_date and datetime.combine(task.last_attempt_date, datetime.min.time())
-                           or task.updated_at, _l("信函回访"), _("回访函:%(file)s", file=name))
+                pack.event(due_at, _l("信函回访"), _("回访函:%(file)s", file=name))
             except Exception:  # noqa: BLE001  (a letter that cannot be made leaves the rest of the pack)
-                pack.event(task.updated_at, _l("信函回访"), _("回访函无法生成"))
+                pack.event(due_at, _l("信函回访"), _("回访函无法生成"))
 
     # --- servicing: applications, consents, loans and ledgers, repayments, slips, beneficiaries
     app_ids = [a.id for a in pack.applications]
