@@ -1,9 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Index, Integer, JSON, String,
                         Text)
-from sqlalchemy.orm import relationship
+from sqlalchemy.orm import relationship, validates
 
 from app.models.base import Model, TimestampMixin
+from app.services.crypto import EncryptedString, hash_default, lookup_hash
 
 SMS_STATUSES = {
     "QUEUED": _l("待发送"),
@@ -30,7 +31,24 @@ class SmsTemplate(TimestampMixin, Model):
         return self.name
 
 
-class SmsMessage(TimestampMixin, Model):
+class _EncryptedPhone:
+    """The mobile is stored encrypted (app/services/crypto.py, issue 15 item 4); lookups compare
+    phone_hash, the keyed hash of the same kind as customer.mobile_hash, so
+    `SmsMessage.phone_hash == customer.mobile_hash` finds a customer's messages. The column default
+    fills it in Core and multi-row INSERTs (sms.queue_many), the validator on ORM writes."""
+
+    @validates("phone")
+    def _keep_phone_hash(self, key, value):
+        self.phone_hash = lookup_hash(value, "mobile")
+        return value
+
+    @classmethod
+    def phone_is(cls, phone):
+        """The WHERE clause for "this mobile" (an encrypted column never matches a plain value)."""
+        return cls.phone_hash == lookup_hash(phone, "mobile")
+
+
+class SmsMessage(_EncryptedPhone, TimestampMixin, Model):
     __tablename__ = "sms_message"
     __table_args__ = (Index("ix_sms_status_next", "status", "next_attempt_at"),
                       Index("ix_sms_created", "created_at", "id"))  # the list's default order
@@ -38,7 +56,8 @@ class SmsMessage(TimestampMixin, Model):
     id = Column(Integer, primary_key=True)
     template_id = Column(Integer, ForeignKey("sms_template.id"), nullable=False)
     template = relationship("SmsTemplate")
-    phone = Column(String(11), nullable=False, index=True)
+    phone = Column(EncryptedString(255), nullable=False)
+    phone_hash = Column(String(64), nullable=False, index=True, default=hash_default("phone", "mobile"))
     params = Column(JSON, nullable=False)
     content = Column(Text, nullable=False)  # rendered text, as the customer reads it
     purpose = Column(String(32))  # EREVISIT / CODE / REMINDER ...
@@ -62,13 +81,14 @@ class SmsMessage(TimestampMixin, Model):
         return f"SMS#{self.id} {self.phone}"
 
 
-class VerificationCode(Model):
+class VerificationCode(_EncryptedPhone, Model):
     """A 6-digit SMS code: hashed, valid minutes, single use, few wrong tries."""
     __tablename__ = "verification_code"
-    __table_args__ = (Index("ix_code_phone_purpose", "phone", "purpose", "created_at"),)
+    __table_args__ = (Index("ix_code_phone_hash_purpose", "phone_hash", "purpose", "created_at"),)
 
     id = Column(Integer, primary_key=True)
-    phone = Column(String(11), nullable=False)
+    phone = Column(EncryptedString(255), nullable=False)
+    phone_hash = Column(String(64), nullable=False, default=hash_default("phone", "mobile"))
     purpose = Column(String(32), nullable=False)
     code_hash = Column(String(128), nullable=False)
     created_at = Column(DateTime, nullable=False)

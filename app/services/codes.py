@@ -44,8 +44,9 @@ def _mobile(phone):
 
 
 def _sent_since(phone, since):
+    # the mobile is encrypted at rest: its rows are found through the keyed hash (issue 15 item 4)
     return db.session.query(func.count(VerificationCode.id)).filter(
-        VerificationCode.phone == phone, VerificationCode.created_at >= since).scalar()
+        VerificationCode.phone_is(phone), VerificationCode.created_at >= since).scalar()
 
 
 def check_send_allowed(phone, now=None):
@@ -55,7 +56,7 @@ def check_send_allowed(phone, now=None):
     minute_ago = now - timedelta(minutes=1)
     if _sent_since(phone, minute_ago) >= config["CODE_SENDS_PER_MINUTE"]:
         last = db.session.query(func.max(VerificationCode.created_at)).filter(
-            VerificationCode.phone == phone).scalar()
+            VerificationCode.phone_is(phone)).scalar()
         wait = max(1, 60 - int((now - last).total_seconds())) if last else 60
         raise DomainError("code_too_frequent", seconds=wait)
     if _sent_since(phone, now - timedelta(hours=1)) >= config["CODE_SENDS_PER_HOUR"]:
@@ -132,7 +133,8 @@ def verify(phone, purpose, code):
     """
     phone = _mobile(phone)
     code = (code or "").strip()
-    row = db.session.query(VerificationCode).filter_by(phone=phone, purpose=purpose) \
+    row = db.session.query(VerificationCode) \
+        .filter(VerificationCode.phone_is(phone), VerificationCode.purpose == purpose) \
         .order_by(VerificationCode.created_at.desc(), VerificationCode.id.desc()) \
         .with_for_update().populate_existing().first()
     if row is None:

@@ -1,4 +1,5 @@
-"""Personal data at rest (issue 15 point 4): ID numbers, reserved mobiles and face encodings are
+"""Personal data at rest (issue 15 point 4): ID numbers, reserved mobiles, face encodings and the
+mobiles SMS and verification codes were sent to (sms_message.phone, verification_code.phone) are
 stored encrypted with `cryptography`'s Fernet (AES-128-CBC + HMAC-SHA256), and the ones the portal
 looks customers up by have a keyed hash beside them (HMAC-SHA256, hex).
 
@@ -167,7 +168,9 @@ class EncryptedBinary(TypeDecorator):
 
 # --- rotation ------------------------------------------------------------------------------------
 
-ENCRYPTED_COLUMNS = {"customer": ("id_number", "mobile", "face_encoding"), "beneficiary": ("id_number",)}
+ENCRYPTED_COLUMNS = {"customer": ("id_number", "mobile", "face_encoding"), "beneficiary": ("id_number",),
+                     # the mobiles SMS and verification codes went to (issue 15 item 4, migration a15c0015sp15)
+                     "sms_message": ("phone",), "verification_code": ("phone",)}
 
 
 def rotate(session, batch=500, echo=None):

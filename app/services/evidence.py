@@ -533,7 +533,7 @@ def _collect(pack):  # noqa: C901  (one pass over every kind of record, in the o
         start = found.submitted_at - timedelta(minutes=30)
         end = max(d for d in (found.submitted_at, found.decided_at, found.completed_at) if d) + timedelta(minutes=10)
         sms_rows += list(db.session.scalars(select(SmsMessage).where(
-            or_(SmsMessage.customer_id == found.customer_id, SmsMessage.phone == found.customer.mobile),
+            or_(SmsMessage.customer_id == found.customer_id, SmsMessage.phone_hash == found.customer.mobile_hash),
             SmsMessage.created_at >= start, SmsMessage.created_at <= end)))
     consent_filter = [Consent.application_id.in_(app_ids or [0])]
     if pack.kind == "policy":

@@ -162,7 +162,7 @@ def messages_around(application):
     customer = application.customer
     at = application.submitted_at
     rows = (db.session.query(SmsMessage)
-            .filter(or_(SmsMessage.customer_id == customer.id, SmsMessage.phone == customer.mobile),
+            .filter(or_(SmsMessage.customer_id == customer.id, SmsMessage.phone_hash == customer.mobile_hash),
                     SmsMessage.created_at >= at - SMS_BEFORE, SmsMessage.created_at <= at + SMS_AFTER)
             .order_by(SmsMessage.created_at, SmsMessage.id).all())
     return [{"at": row.created_at, "phone": mask_mobile(row.phone), "purpose": row.purpose or "",

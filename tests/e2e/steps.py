@@ -28,7 +28,7 @@ def last_sms_id():
 def code_after(after_id, phone=MA_YAN_MOBILE):
     """The code of the SMS the server sent to `phone` after message `after_id` (the server committed it)."""
     db.session.commit()  # end our snapshot
-    message = db.session.query(SmsMessage).filter(SmsMessage.phone == phone, SmsMessage.purpose == "CODE",
+    message = db.session.query(SmsMessage).filter(SmsMessage.phone_is(phone), SmsMessage.purpose == "CODE",
                                                   SmsMessage.id > after_id) \
         .order_by(SmsMessage.id.desc()).first()
     assert message is not None, "no new code in the outbox"

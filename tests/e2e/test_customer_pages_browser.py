@@ -129,7 +129,7 @@ def test_the_e_revisit_pages_on_a_phone(live_server, browser, invited):
 
 def _outbox_code(phone):
     db.session.commit()  # end our snapshot: the server wrote the message in its own session
-    message = db.session.query(SmsMessage).filter_by(phone=phone, purpose="CODE") \
+    message = db.session.query(SmsMessage).filter(SmsMessage.phone_is(phone)).filter_by(purpose="CODE") \
         .order_by(SmsMessage.id.desc()).first()
     return codes.development_code(message)
 

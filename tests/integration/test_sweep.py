@@ -163,7 +163,7 @@ def test_the_sweep_never_queues_an_sms_that_may_have_left(seeded, monkeypatch):
     unknown = sms.queue("EREVISIT_INVITE", "13800138002", INVITE)
     with unit.work():
         codes.issue("13800138003", "SIGN_IN")  # committed; its send job never queued (as if lost)
-    code_message = db.session.query(SmsMessage).filter_by(phone="13800138003").one()
+    code_message = db.session.query(SmsMessage).filter(SmsMessage.phone_is("13800138003")).one()
     db.session.query(SmsMessage).filter_by(id=sending.id).update({"status": "SENDING", "send_attempts": 1})
     db.session.query(SmsMessage).filter_by(id=unknown.id).update(
         {"status": "FAILED", "provider_code": sms.UNKNOWN_RESULT, "send_attempts": 1})

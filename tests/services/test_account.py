@@ -21,7 +21,8 @@ def customer(no):
 def fresh_code(phone, purpose):
     codes.send(phone, purpose)
     db.session.commit()
-    message = db.session.query(SmsMessage).filter_by(phone=phone).order_by(SmsMessage.id.desc()).first()
+    message = db.session.query(SmsMessage).filter(SmsMessage.phone_is(phone)) \
+        .order_by(SmsMessage.id.desc()).first()
     return codes.development_code(message)  # the admin shows it masked
 
 

@@ -14,7 +14,7 @@ PHONE = "13700137004"
 
 
 def code_from_outbox(phone=PHONE):
-    message = db.session.query(SmsMessage).filter_by(phone=phone, purpose="CODE") \
+    message = db.session.query(SmsMessage).filter(SmsMessage.phone_is(phone)).filter_by(purpose="CODE") \
         .order_by(SmsMessage.id.desc()).first()
     return codes.development_code(message)  # the admin shows it masked
 
@@ -35,7 +35,7 @@ def test_a_code_is_sent_through_the_outbox_and_stored_hashed(frozen):
     phone = send("+86 137 0013 7004", "SIGN_IN")
     assert phone == PHONE
     db.session.commit()  # end our snapshot: the task sent it in its own session
-    message = db.session.query(SmsMessage).filter_by(phone=PHONE).one()
+    message = db.session.query(SmsMessage).filter(SmsMessage.phone_is(PHONE)).one()
     assert message.status == "SENT"  # the eager task sent it through the outbox backend
     assert "5分钟内有效" in message.content
     code = code_from_outbox()
@@ -119,7 +119,7 @@ def test_send_limits_per_mobile_one_a_minute_five_an_hour_ten_a_day(frozen):
     with pytest.raises(DomainError) as error:
         send(PHONE, "SIGN_IN")
     assert error.value.key == "code_daily_limit"
-    assert db.session.query(SmsMessage).filter_by(phone=PHONE).count() == 10
+    assert db.session.query(SmsMessage).filter(SmsMessage.phone_is(PHONE)).count() == 10
     frozen.move_to(datetime(2026, 11, 21, 0, 0, 1, tzinfo=clock.ZONE))  # a new natural day
     send(PHONE, "SIGN_IN")
 

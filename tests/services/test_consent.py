@@ -57,7 +57,8 @@ def apply(amount="8000", key="consent-test-key"):
     policy = db.session.query(Policy).filter_by(policy_no=POLICY_NO).one()
     with unit.work():
         loan_application.send_code(wang.id)
-    message = db.session.query(SmsMessage).filter_by(phone=wang.mobile).order_by(SmsMessage.id.desc()).first()
+    message = db.session.query(SmsMessage).filter(SmsMessage.phone_is(wang.mobile)) \
+        .order_by(SmsMessage.id.desc()).first()
     code = codes.development_code(message)  # the admin shows it masked
     with unit.work():
         application = loan_application.apply_for_loan(wang.id, policy.id, key, amount, "CCB", CARD, "王芳", True,
@@ -90,7 +91,8 @@ def test_a_loan_on_anothers_life_waits_and_the_insured_gets_the_link(faces):
         assert shown in record.text
     assert record.text_sha256 == hashlib.sha256(record.text.encode("utf-8")).hexdigest()
     assert len(record.code) >= 20
-    sms = db.session.query(SmsMessage).filter_by(phone=li_ming.mobile, purpose="SERVICING_CONSENT").one()
+    sms = db.session.query(SmsMessage).filter(SmsMessage.phone_is(li_ming.mobile),
+                                              SmsMessage.purpose == "SERVICING_CONSENT").one()
     assert f"/c/{record.code}" in sms.content and "李明" in sms.content and "保单贷款" in sms.content
     # a double submit makes one application and one consent record
     assert apply().id == application.id
@@ -143,8 +145,8 @@ def test_the_insured_declines_and_the_holder_is_told(faces):
     found = db.session.get(ServicingApplication, application.id)
     assert found.status == "REJECTED" and found.reject_reason == "CONSENT_DECLINED"
     assert record_of(application).status == "DECLINED"
-    decided = db.session.query(SmsMessage).filter_by(phone=customer("C0005").mobile,
-                                                     purpose="SERVICING_DECIDED").one()
+    decided = db.session.query(SmsMessage).filter(SmsMessage.phone_is(customer("C0005").mobile),
+                                                  SmsMessage.purpose == "SERVICING_DECIDED").one()
     assert "被保险人不同意" in decided.content
 
 
@@ -160,8 +162,8 @@ def test_an_unconfirmed_consent_lapses_after_the_days_once(faces):
     db.session.refresh(found)
     assert found.status == "REJECTED" and found.reject_reason == "CONSENT_LAPSED" and found.decided_at
     assert record_of(application).status == "LAPSED"
-    decided = db.session.query(SmsMessage).filter_by(phone=customer("C0005").mobile,
-                                                     purpose="SERVICING_DECIDED").all()
+    decided = db.session.query(SmsMessage).filter(SmsMessage.phone_is(customer("C0005").mobile),
+                                                  SmsMessage.purpose == "SERVICING_DECIDED").all()
     assert len(decided) == 1 and "被保险人未在期限内确认同意" in decided[0].content
     verification = selfie("C0004", "kit_harington2.jpeg")
     with pytest.raises(DomainError) as late, unit.work():
@@ -215,8 +217,8 @@ def test_the_beat_job_lapses_them(faces, app):
     assert record_of(application).status == "LAPSED"
     db.session.expire_all()
     assert db.session.get(ServicingApplication, application.id).status == "REJECTED"
-    assert db.session.query(SmsMessage).filter_by(purpose="SERVICING_DECIDED",
-                                                  phone=customer("C0005").mobile).count() == 1
+    assert db.session.query(SmsMessage).filter_by(purpose="SERVICING_DECIDED") \
+        .filter(SmsMessage.phone_is(customer("C0005").mobile)).count() == 1
 
 
 def test_the_operators_application_page_shows_the_consent_evidence(faces, client):

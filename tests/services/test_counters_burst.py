@@ -3,6 +3,7 @@ context, session and connection, released together by a barrier, hit one counter
 limit is accepted; the others are refused with the Chinese message, before anything is stored."""
 import os
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -128,7 +129,8 @@ def test_twelve_uploads_under_a_customer_limit_accept_exactly_the_limit(seeded, 
 
 
 def _wrong_code(phone, purpose):
-    row = db.session.query(VerificationCode).filter_by(phone=phone, purpose=purpose).one()
+    row = db.session.query(VerificationCode).filter(VerificationCode.phone_is(phone),
+                                                    VerificationCode.purpose == purpose).one()
     for candidate in range(10 ** 6):
         guess = f"{candidate:06d}"
         if codes._hash(phone, purpose, guess) != row.code_hash:
@@ -139,7 +141,7 @@ def test_twelve_wrong_codes_at_once_spend_exactly_the_tries(seeded):
     limit = business_settings.get("CODE_MAX_WRONG_TRIES")
     with unit.work():
         codes.send(PHONE, "SIGN_IN")
-    message = db.session.query(SmsMessage).filter_by(phone=PHONE, purpose="CODE").one()
+    message = db.session.query(SmsMessage).filter(SmsMessage.phone_is(PHONE), SmsMessage.purpose == "CODE").one()
     right = codes.development_code(message)
     wrong = _wrong_code(PHONE, "SIGN_IN")
 
@@ -163,7 +165,8 @@ def test_twelve_wrong_codes_at_once_spend_exactly_the_tries(seeded):
 def test_twelve_right_codes_at_once_sign_in_once(seeded):
     with unit.work():
         codes.send(PHONE, "SIGN_IN")
-    right = codes.development_code(db.session.query(SmsMessage).filter_by(phone=PHONE, purpose="CODE").one())
+    right = codes.development_code(db.session.query(SmsMessage).filter(SmsMessage.phone_is(PHONE),
+                                                                       SmsMessage.purpose == "CODE").one())
 
     def enter():
         with unit.work():
@@ -173,8 +176,18 @@ def test_twelve_right_codes_at_once_sign_in_once(seeded):
     assert accepted == [PHONE] and {e.key for e in refused} == {"code_used"}
 
 
-def test_twelve_code_requests_at_once_send_one_code(seeded):
+def test_twelve_code_requests_at_once_send_one_code(seeded, monkeypatch):
+    """Each request sleeps 0.2 s between its count (check_send_allowed) and its INSERT, so without
+    codes._one_sender_at_a_time() all twelve would count none sent and all would send (this test fails
+    then); with it they take turns and each count sees the codes committed before it."""
     per_minute = current_app.config["CODE_SENDS_PER_MINUTE"]
+    check = codes.check_send_allowed
+
+    def slow_check(phone, now=None):
+        check(phone, now)
+        time.sleep(0.2)  # the race window, widened: counted, not yet inserted
+
+    monkeypatch.setattr(codes, "check_send_allowed", slow_check)
 
     def request_code():
         with unit.work():
@@ -184,7 +197,7 @@ def test_twelve_code_requests_at_once_send_one_code(seeded):
 
     assert len(accepted) == per_minute and {e.key for e in refused} == {"code_too_frequent"}
     assert all(e.message.startswith("验证码发送过于频繁") for e in refused)
-    assert db.session.query(VerificationCode).filter_by(phone=PHONE).count() == per_minute
+    assert db.session.query(VerificationCode).filter(VerificationCode.phone_is(PHONE)).count() == per_minute
 
 
 def test_twelve_binding_attempts_at_once_fail_exactly_the_limit_then_lock(seeded):
