@@ -144,6 +144,14 @@ SESSION_REDIS_URL = _env("SESSION_REDIS_URL", _env("REDIS_URL", CELERY_BROKER_UR
 SESSION_FILE_DIR = _env("SESSION_FILE_DIR", os.path.join(INSTANCE_DIR, "sessions"))
 SESSION_KEY_PREFIX = "portal-session:"
 
+# Back-office list pages are kept, per process and per user, until a table they read is written
+# (app/table_versions.py moves a version per table in this Redis on every commit; app/views/page_cache.py),
+# or for LIST_PAGE_CACHE_SECONDS at most (writes made outside the portal, by hand in SQL). 0: never kept.
+# Without a Redis (the embedded default) nothing is kept.
+PAGE_CACHE_REDIS_URL = _env("PAGE_CACHE_REDIS_URL", _env("REDIS_URL", CELERY_BROKER_URL))
+LIST_PAGE_CACHE_SECONDS = _int("LIST_PAGE_CACHE_SECONDS", 30)
+LIST_PAGE_CACHE_ENTRIES = _int("LIST_PAGE_CACHE_ENTRIES", 200)  # per process, about 70 kB each
+
 # Security headers (Flask-Talisman): scripts only from this site, or inline with the request's nonce
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",

@@ -57,6 +57,10 @@ def create_app(test_config=None):
         from app import dbpool
 
         dbpool.install(db.engine, app.config["DB_PING_IDLE_SECONDS"])
+        from app import table_versions  # what the list-page cache checks (app/views/page_cache.py)
+
+        table_versions.install(app, db.engine, app.config.get("PAGE_CACHE_REDIS_URL"),
+                               app.config.get("REDIS_SOCKET_TIMEOUT", 0.5))
         appbuilder.init_app(app, db.session)
         register_views(appbuilder)
         appbuilder.post_init()

@@ -224,6 +224,13 @@ class PortalResetMyPasswordView(ResetMyPasswordView):
         return None
 
 
+_MENU_CACHE = {}  # PortalSecurityManager.menu_html, per process
+# PortalSecurityManager.role_permissions across requests, per process: (role ids + the versions of the
+# tables that grant permissions, app/table_versions.py) -> the (permission, view) pairs
+_PERMISSIONS_CACHE = {}
+PERMISSION_TABLES = ("ab_permission_view_role", "ab_permission_view", "ab_permission", "ab_view_menu", "*", "epoch")
+
+
 class PortalSecurityManager(SecurityManager):
     resetmypasswordview = PortalResetMyPasswordView
 
@@ -256,25 +263,71 @@ class PortalSecurityManager(SecurityManager):
             return user if roles & API_ROLES else None
         return user if roles & WEB_ROLES else None
 
-    def exist_permission_on_roles(self, view_name, permission_name, role_ids):
-        """FAB asks the database once for every menu item and button it draws (some forty queries a list
-        page, issue 14 point 6): within a request the roles' permissions are read once, then answered
-        from memory."""
-        if not has_request_context():
-            return super().exist_permission_on_roles(view_name, permission_name, role_ids)
+    def role_permissions(self, role_ids):
+        """The (permission, view) pairs the roles hold, read once a request (FAB asked the database once
+        for every menu item and button it draws, some forty queries a list page, issue 14 point 6)."""
         from flask_appbuilder.security.sqla.models import assoc_permissionview_role as granted
+
+        from app import table_versions
 
         known = request.environ.setdefault("portal.role_permissions", {})
         key = tuple(sorted(role_ids))
         if key not in known:
+            versions = table_versions.current()  # unchanged tables: the set this process read before
+            kept = key + tuple(versions.get(t, 0) for t in PERMISSION_TABLES) if versions is not None else None
+            if kept is not None and kept in _PERMISSIONS_CACHE:
+                known[key] = _PERMISSIONS_CACHE[kept]
+                return known[key]
             pv, permission, view = self.permissionview_model, self.permission_model, self.viewmenu_model
-            known[key] = set(
+            known[key] = frozenset(
                 self.session.query(permission.name, view.name).select_from(pv)
                 .join(granted, pv.id == granted.c.permission_view_id)
                 .join(permission, pv.permission_id == permission.id)
                 .join(view, pv.view_menu_id == view.id)
                 .filter(granted.c.role_id.in_(key)).distinct().all())
-        return (permission_name, view_name) in known[key]
+            if kept is not None:
+                if len(_PERMISSIONS_CACHE) >= 64:
+                    _PERMISSIONS_CACHE.clear()
+                _PERMISSIONS_CACHE[kept] = known[key]
+        return known[key]
+
+    def exist_permission_on_roles(self, view_name, permission_name, role_ids):
+        if not has_request_context():
+            return super().exist_permission_on_roles(view_name, permission_name, role_ids)
+        return (permission_name, view_name) in self.role_permissions(role_ids)
+
+    def has_access(self, permission_name, view_name):
+        """FAB's, answered once a request for each (permission, view) and user: a list page asks it for
+        every row's buttons and every menu item."""
+        if not has_request_context():
+            return super().has_access(permission_name, view_name)
+        user = g.get("user")
+        key = (getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None,
+               permission_name, view_name)
+        answers = request.environ.setdefault("portal.has_access", {})
+        if key not in answers:
+            answers[key] = super().has_access(permission_name, view_name)
+        return answers[key]
+
+    def menu_html(self, render):
+        """The navbar's menu for this request's user: rendered once per set of roles, their permissions,
+        language and script root in each process, then reused (the menu was a fifth of a list page's
+        Python, issue 14 point 6). A change to a role's permissions changes the key, so it shows at once."""
+        from flask_babel import get_locale
+
+        roles = self.get_user_roles(g.user) if g.get("user") is not None else [self.get_public_role()]
+        roles = [role for role in roles if role is not None]
+        key = (tuple(sorted(role.name for role in roles)),
+               self.role_permissions([role.id for role in roles if role.name not in self.builtin_roles]),
+               str(get_locale()), request.script_root)
+        cache = _MENU_CACHE
+        html = cache.get(key)
+        if html is None:
+            html = render()
+            if len(cache) >= 64:
+                cache.clear()
+            cache[key] = html
+        return html
 
     def load_user(self, pk):
         user = super().load_user(pk)

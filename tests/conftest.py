@@ -65,6 +65,9 @@ def make_config(servers, **overrides):
         "RATELIMIT_STORAGE_URI": "memory://",
         # server-side sessions: in the test Redis on the MariaDB run, in files on the SQLite run
         "SESSION_REDIS_URL": servers["redis_url"],
+        # the list-page cache on, as in production (views/page_cache.py): the lists the tests read after a
+        # change show it, which is what the cache promises
+        "PAGE_CACHE_REDIS_URL": servers["redis_url"],
         "SESSION_FILE_DIR": os.path.join(servers["base_dir"], "sessions"),
         "SMS_BACKEND": "outbox",
         # a cheap hash for the demo users seeded before most tests (scrypt took half the suite's

@@ -80,6 +80,17 @@ def register_views(appbuilder):
     from app.services import screens  # the back office's task and application pages list the key screens
 
     current_app.add_template_global(screens, "key_screens")  # (templates/screens/_list.html)
+    current_app.add_template_global(_navbar_menu, "navbar_menu")  # (templates/appbuilder/navbar.html)
+
+
+def _navbar_menu():
+    """The navbar's menu items, rendered once per roles, permissions and language (security.menu_html)."""
+    from flask import current_app, render_template
+    from markupsafe import Markup
+
+    appbuilder = current_app.appbuilder
+    return Markup(appbuilder.sm.menu_html(
+        lambda: render_template("appbuilder/navbar_menu.html", menu=appbuilder.menu)))
 
 
 def register_customer_pages():

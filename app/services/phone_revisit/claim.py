@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, func, or_, select, true, update
 from sqlalchemy.exc import DBAPIError
 
-from app import dbpool
+from app import dbpool, table_versions
 from app.extensions import db
 from app.models.revisit import RevisitTask
 from app.services import audit, clock, settings, unit
@@ -171,6 +171,8 @@ def _call_claim(params):
         cursor.execute(CALL_CLAIM, params)
         task_id = cursor.fetchone()[0]
         cursor.close()
+        if task_id:  # the procedure committed on the raw connection, which the engine's events do not see
+            table_versions.bump(table_versions.PROCEDURES["portal_claim_next"])
         return task_id
     except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
         if not unit.is_lock_error(error):
