@@ -77,8 +77,10 @@ class SmsMessage(_EncryptedPhone, TimestampMixin, Model):
     receipt_code = Column(String(64))
     receipt_message = Column(String(255))
 
-    def __repr__(self):
-        return f"SMS#{self.id} {self.phone}"
+    def __repr__(self):  # where a page names the message (a related column): the mobile masked
+        from app.services.privacy import mask_mobile
+
+        return f"SMS#{self.id} {mask_mobile(self.phone)}"
 
 
 class VerificationCode(_EncryptedPhone, Model):

@@ -31,6 +31,7 @@ AUDIT_ACTIONS = {
     "resend": _l("重新发送短信"), "settle": _l("核实短信发送结果"), "sweep": _l("重新排队丢失的任务"),
     "bulk_insert": _l("批量新增"), "bulk_update": _l("批量修改"),
     "rotate_keys": _l("用新密钥重新加密个人信息"),
+    "redact_legacy": _l("历史审计事件脱敏"),
 }
 
 EVIDENCE_STEPS = {
@@ -62,7 +63,10 @@ _FALLBACK_FIELDS = {"id": _l("编号"), "created_at": _l("创建时间"), "updat
                     "status": _l("状态"), "count": _l("数量"), "ids": _l("编号"),
                     # the keyed hashes beside masked personal data (services/crypto.py, services/audit.py)
                     "mobile_hash": _l("手机号校验值"), "id_number_hash": _l("证件号码校验值"),
-                    "phone_hash": _l("手机号校验值")}
+                    "phone_hash": _l("手机号校验值"),
+                    # the redact_legacy event (services/redaction.py)
+                    "reason": _l("原因"), "digest": _l("摘要"), "operator": _l("操作人"),
+                    "first_event_id": _l("首个事件编号"), "last_event_id": _l("末个事件编号")}
 
 
 LIST_LIMIT = 20  # a bulk job's ids: the first ones and how many
