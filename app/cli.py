@@ -33,8 +33,8 @@ def portal_init():
 @click.option("--batch", default=500, show_default=True, help="Rows per committed batch.")
 def portal_rotate_keys(batch):
     """Re-encrypt the personal data at rest (ID numbers, mobiles, face encodings, the phones of SMS and
-    verification codes) with the first key of DATA_ENCRYPTION_KEYS; idempotent. Afterwards the keys after
-    the first can be dropped."""
+    verification codes, the bank card numbers of loans and repayments) with the first key of
+    DATA_ENCRYPTION_KEYS; idempotent. Afterwards the keys after the first can be dropped."""
     from app.services import crypto
 
     with database_required(), audit.acting_as("cli:rotate-keys"):

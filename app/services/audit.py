@@ -15,14 +15,15 @@ writes one bulk_insert / bulk_update event with the full values of each row it t
 verify` replays them and compares the rows. Rows written outside the ORM session altogether (raw SQL,
 the claim procedure) get their row_hash from the seal job; they must not write COVERED tables.
 
-Personal data (issue 15 point 4): the trail never holds an ID number or a mobile in clear. The PERSONAL
-columns (customer ID number and reserved mobile, beneficiary ID number, SMS phone) are written as their
-masked form (services/privacy.py: 138****8001) with, beside them under "<column>_hash", the keyed hash
-of crypto.lookup_hash (HMAC with DATA_HASH_KEY, the value customer.mobile_hash / id_number_hash hold):
+Personal data (issue 15 point 4): the trail never holds an ID number, a mobile or a bank card number in
+clear. The PERSONAL columns (customer ID number and reserved mobile, beneficiary ID number, SMS phone, the
+card numbers of applications and loans) are written as their masked form (services/privacy.py: 138****8001,
+6217 **** **** 8507) with, beside them under "<column>_hash", the keyed hash of crypto.lookup_hash (HMAC
+with DATA_HASH_KEY, the value customer.mobile_hash / id_number_hash hold; kind "card" for a card number):
 an auditor sees that a value changed and can match one they know (hash it with `lookup_hash`), never
-read it. Explicit events (record()) get the same treatment for top-level keys named id_number, mobile or
-phone. SECRET_FIELDS (passwords, code hashes, the face encoding) are written as "***". row_hash is over
-what is stored, so verification is unchanged.
+read it. Explicit events (record()) get the same treatment for top-level keys named id_number, mobile,
+phone, account_no or card_no. SECRET_FIELDS (passwords, code hashes, the face encoding) are written as
+"***". row_hash is over what is stored, so verification is unchanged.
 
 Bench-only switch: AUDIT_ROW_HASH=0 (the app config or the environment) writes events without row_hash
 (the seal job fills it in later), so that bench/seal_cost.py can measure what hashing each event costs
@@ -54,9 +55,12 @@ NOT_AUDITED = {"audit_event", "audit_seal", "revisit_evidence", "verification_co
 # personal data written masked with its keyed hash beside it: {table: {column: kind of crypto.lookup_hash}}
 PERSONAL = {"customer": {"id_number": "id_number", "mobile": "mobile"},
             "beneficiary": {"id_number": "id_number"},
-            "sms_message": {"phone": "mobile"}}
-PERSONAL_KEYS = {"id_number": "id_number", "mobile": "mobile", "phone": "mobile"}  # in record()'s dicts
-MASKS = {"id_number": privacy.mask_id_number, "mobile": privacy.mask_mobile}
+            "sms_message": {"phone": "mobile"},
+            # the full bank card numbers (issue 15 item 4): 6217 **** **** 8507, as every page masks them
+            "servicing_application": {"account_no": "card"}, "policy_loan": {"account_no": "card"}}
+PERSONAL_KEYS = {"id_number": "id_number", "mobile": "mobile", "phone": "mobile",  # in record()'s dicts
+                 "account_no": "card", "card_no": "card"}
+MASKS = {"id_number": privacy.mask_id_number, "mobile": privacy.mask_mobile, "card": privacy.mask_card}
 # bench-only (bench/seal_cost.py): False writes events without row_hash; install() sets it, never False in
 # production
 ROW_HASH = True

@@ -1,5 +1,6 @@
-"""Personal data at rest (issue 15 point 4): ID numbers, reserved mobiles, face encodings and the
-mobiles SMS and verification codes were sent to (sms_message.phone, verification_code.phone) are
+"""Personal data at rest (issue 15 point 4): ID numbers, reserved mobiles, face encodings, the
+mobiles SMS and verification codes were sent to (sms_message.phone, verification_code.phone) and the
+bank card numbers of loans and repayments (servicing_application.account_no, policy_loan.account_no) are
 stored encrypted with `cryptography`'s Fernet (AES-128-CBC + HMAC-SHA256), and the ones the portal
 looks customers up by have a keyed hash beside them (HMAC-SHA256, hex).
 
@@ -106,7 +107,14 @@ def normalize_mobile_for_hash(value):
     return normalize_mobile(text) or re.sub(r"[\s-]", "", text)
 
 
-NORMALIZERS = {"id_number": normalize_id_number, "mobile": normalize_mobile_for_hash}
+def normalize_card(value):
+    """A bank card number as digits only (spaces and dashes dropped, full-width digits made ASCII)."""
+    return re.sub(r"[\s-]", "", normalize_text(value))
+
+
+# "card": no column keeps a card's hash (nothing is looked up by card); the audit trail writes it beside
+# the masked number so that an auditor can match a number they know
+NORMALIZERS = {"id_number": normalize_id_number, "mobile": normalize_mobile_for_hash, "card": normalize_card}
 
 
 def keyed_hash(value, kind, hash_key):
@@ -117,7 +125,8 @@ def keyed_hash(value, kind, hash_key):
 
 
 def lookup_hash(value, kind):
-    """The hash column's value for an ID number (kind "id_number") or a mobile ("mobile")."""
+    """The hash column's value for an ID number (kind "id_number") or a mobile ("mobile"); "card": the
+    audit trail's hash of a bank card number."""
     return keyed_hash(value, kind, _keys()[2])
 
 
@@ -170,7 +179,9 @@ class EncryptedBinary(TypeDecorator):
 
 ENCRYPTED_COLUMNS = {"customer": ("id_number", "mobile", "face_encoding"), "beneficiary": ("id_number",),
                      # the mobiles SMS and verification codes went to (issue 15 item 4, migration a15c0015sp15)
-                     "sms_message": ("phone",), "verification_code": ("phone",)}
+                     "sms_message": ("phone",), "verification_code": ("phone",),
+                     # the full bank card numbers of loans and repayments (migration a15c0017bk17)
+                     "servicing_application": ("account_no",), "policy_loan": ("account_no",)}
 
 
 def rotate(session, batch=500, echo=None):

@@ -168,6 +168,10 @@ MESSAGES = {
     "loan_not_found": E(_l("贷款不存在"), 404),
     "loan_already_disbursed": E(_l("该笔贷款已登记放款到账(到账日 %(day)s),不能重复登记"), 409),
     "loan_not_approved": E(_l("该笔贷款的申请尚未审核通过,不能登记放款"), 409),
+    # the payment system's payment instructions (ledger.payment_instruction / debit_instruction)
+    "instruction_loan_not_pending": E(_l("该笔贷款不是待放款状态(%(status)s),不提供收款账户"), 409),
+    "instruction_not_approved": E(_l("该申请未审核通过或已办结,不提供账户信息"), 409),
+    "instruction_no_account": E(_l("该笔业务未保存完整银行卡号(早于加密保存启用),请人工核实账户"), 409),
     "disbursement_bad_day": E(_l("到账日期 %(day)s 无效:不能晚于今天,也不能早于申请审核通过之日")),
     "ledger_day_before_last": E(_l("记账日期 %(day)s 早于该笔贷款最近一笔台账记录的日期 %(last)s"), 409),
     "ledger_negative_balance": E(_l("记账后贷款余额将小于0,不能记账"), 409),

@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models.servicing import (LEDGER_KINDS, LoanLedgerEntry, LoanRate, LoanRepayment, PolicyLoan,
-                                  ServicingApplication)
+from app.models.servicing import (LEDGER_KINDS, LOAN_STATUSES, LoanLedgerEntry, LoanRate, LoanRepayment,
+                                  PolicyLoan, ServicingApplication)
 from app.services import clock, settings, unit
 from app.services.errors import DomainError
 from app.services.loan import (REPAYMENT_LABEL, ZERO, LoanBalance, allocate, due_date, interest, parse_day,
@@ -163,7 +163,8 @@ def open_loan(application_id):
                      bank_name=str(account.get("bank_name") or account.get("bank") or "")[:64] or None,
                      account_name=str(account.get("account_name") or account.get("name") or "")[:64] or None,
                      account_no_masked=str(account.get("card_masked") or account.get("card_no_masked")
-                                           or account.get("masked") or "")[:32] or None)
+                                           or account.get("masked") or "")[:32] or None,
+                     account_no=found.account_no)  # the full payee number, encrypted (None on older rows)
     db.session.add(row)
     db.session.flush()
     return row
@@ -339,6 +340,72 @@ def repayments_of(loan_id):
     """A loan's repayment results, PAID and FAILED, the latest first (the loan's page, the customer's)."""
     return db.session.execute(select(LoanRepayment).where(LoanRepayment.loan_id == loan_id)
                               .order_by(LoanRepayment.paid_at.desc(), LoanRepayment.id.desc())).scalars().all()
+
+
+# --- the payment instructions (issue 15 item 4) ----------------------------------------------------
+
+def _account(payload, bank_name, account_name, account_no):
+    """The account of an instruction: the bank (code and name), the holder's name and the full number."""
+    account = payload.get("account") if isinstance(payload.get("account"), dict) else {}
+    return {"bank": account.get("bank") or None, "bank_name": bank_name or account.get("bank_name") or None,
+            "account_name": account_name or account.get("account_name") or None, "account_no": account_no}
+
+
+def _reveal(entity, entity_id, purpose, account_no, **about):
+    """Every read of a full card number is a "reveal" audit event (the number in it masked with its keyed
+    hash beside, services/audit.py), in the caller's unit of work."""
+    from app.services import audit
+
+    audit.record(db.session, "reveal", entity, entity_id, None,
+                 {"field": "account_no", "purpose": purpose, "account_no": account_no, **about})
+
+
+def payment_instruction(loan_id):
+    """What the payment system needs to pay a loan waiting for its money (PENDING, its application
+    approved): the amount to credit and the payee account with its full card number, decrypted from
+    policy_loan.account_no. Refused (409) once the money arrived, before the approval, and for a loan
+    without a full number on file (made before it was kept); 404 for no such loan. Each answer is a
+    "reveal" audit event (runs in the caller's unit of work)."""
+    loan = db.session.get(PolicyLoan, loan_id)
+    if loan is None:
+        raise DomainError("loan_not_found")
+    if loan.status != "PENDING":
+        raise DomainError("instruction_loan_not_pending", status=str(LOAN_STATUSES.get(loan.status, loan.status)))
+    found = db.session.get(ServicingApplication, loan.application_id) if loan.application_id else None
+    if found is None or found.kind != "POLICY_LOAN" or found.status not in states.TO_COMPLETE:
+        raise DomainError("instruction_not_approved")
+    if not loan.account_no:
+        raise DomainError("instruction_no_account")
+    policy_no = loan.policy.policy_no if loan.policy else None
+    _reveal("policy_loan", loan.id, "payment_instruction", loan.account_no, application_no=found.application_no)
+    return {"loan_id": loan.id, "application_no": found.application_no, "policy_no": policy_no,
+            "status": loan.status, "principal": f"{to_money(loan.principal):.2f}",
+            "stamp_duty": f"{to_money(loan.stamp_duty or 0):.2f}",
+            "amount": f"{to_money(loan.credited_amount):.2f}",
+            "account": _account(found.payload or {}, loan.bank_name, loan.account_name, loan.account_no)}
+
+
+def debit_instruction(application_no):
+    """What the payment system needs to collect an approved repayment (LOAN_REPAYMENT, approved, its
+    result not yet recorded): the amount, its split and the account to debit with its full card number,
+    decrypted from servicing_application.account_no. 404 for no such repayment application; 409 when it
+    is not (or no longer) waiting for its payment, or has no full number on file. Each answer is a
+    "reveal" audit event (runs in the caller's unit of work)."""
+    found = db.session.execute(select(ServicingApplication).where(
+        ServicingApplication.application_no == (application_no or "").strip()[:32])).scalar_one_or_none()
+    if found is None or found.kind != "LOAN_REPAYMENT":
+        raise DomainError("application_not_found")
+    if found.status not in states.TO_COMPLETE:
+        raise DomainError("instruction_not_approved")
+    if not found.account_no:
+        raise DomainError("instruction_no_account")
+    payload = found.payload or {}
+    _reveal("servicing_application", found.id, "debit_instruction", found.account_no)
+    return {"application_no": found.application_no, "policy_no": found.policy.policy_no if found.policy else None,
+            "status": found.status, "amount": f"{to_money(found.amount):.2f}",
+            "interest_part": payload.get("interest_part"), "principal_part": payload.get("principal_part"),
+            "loans": [int(i) for i in payload.get("loans") or [] if str(i).isdigit()],
+            "account": _account(payload, None, None, found.account_no)}
 
 
 # --- recompute-loans ----------------------------------------------------------------------------

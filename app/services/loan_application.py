@@ -17,7 +17,7 @@ from sqlalchemy import func
 
 from app.extensions import db
 from app.models import IdentityVerification, Policy
-from app.services import account, clock, codes, identity, loan, settings
+from app.services import account, clock, codes, identity, loan, privacy, settings
 from app.services.errors import DomainError, message_for
 from app.services.money import to_money
 from app.services.servicing import application as servicing
@@ -113,8 +113,9 @@ def card_digits(text):
 
 
 def mask_card(card):
-    """A card number keeps its first 4 and last 4 digits: 6217 **** **** 8507."""
-    return f"{card[:4]} **** **** {card[-4:]}" if len(card) > 8 else "*" * len(card)
+    """A card number keeps its first 4 and last 4 digits: 6217 **** **** 8507 (privacy.mask_card, the
+    mask the audit trail writes too)."""
+    return privacy.mask_card(card)
 
 
 def is_credit_card(card):
@@ -123,7 +124,8 @@ def is_credit_card(card):
 
 def check_account(holder, bank, card_text, account_name, refuse_credit=False):
     """收款/付款账户: a bank of the list, 16-19 digits passing Luhn, opened in the policyholder's own
-    name (须以本人的真实姓名开立); the values as stored (the card masked)."""
+    name (须以本人的真实姓名开立); the values as the payload stores them (the card masked). The full number
+    (card_digits) goes to the application's encrypted account_no column, never into the payload."""
     if bank not in BANKS:
         raise DomainError("servicing_bank_unknown")
     card = card_digits(card_text)
@@ -275,7 +277,8 @@ def apply_for_loan(customer_id, policy_id, request_key, amount_text, bank, card_
     application = servicing.submit(
         "POLICY_LOAN", customer.id, policy.id, payload, loan_checks(quote, policy, bool(images) or not
                                                                       quote.needs_id_images, passed_face),
-        quote.amount, request_key, needs_consent=policy.insured_id != policy.holder_id)
+        quote.amount, request_key, needs_consent=policy.insured_id != policy.holder_id,
+        account_no=card_digits(card_no))  # the payee's full number, encrypted (the loan copies it)
     if verification is not None:
         application.identity_verification_id = verification.id
     if application.status == "CONSENT":
@@ -327,7 +330,8 @@ def apply_for_repayment(customer_id, policy_id, request_key, amount_text, bank, 
                "total": _money(owed.principal + owed.interest), "on": owed.on.isoformat(), "account": payer,
                "loans": [part[0].loan_id for part in owed.split]}
     return servicing.submit("LOAN_REPAYMENT", customer.id, policy.id, payload,
-                            repayment_checks(owed, owed.amount), owed.amount, request_key)
+                            repayment_checks(owed, owed.amount), owed.amount, request_key,
+                            account_no=card_digits(card_no))  # the account to debit, encrypted
 
 
 # --- 我的申请 ----------------------------------------------------------------------------------

@@ -7,6 +7,13 @@ same figures as `flask servicing quote` / `payoff` and the customer's pages (app
 A refused loan or repayment is still a calculation: 200 with possible=false and the reasons. Unusable
 input answers 400 (an amount or a day that is none) or 404 (no such policy).
 
+The payment system reads what to pay and what to collect (role Integration, JWT): the payment
+instructions give the full bank card number (kept encrypted at rest, issue 15 item 4; nowhere else shown
+whole), and every answer that gives one is a "reveal" audit event:
+
+    GET  /api/v1/loan/<loan_id>/payment-instruction                 a PENDING loan's payee account and amount
+    GET  /api/v1/loan/repayment/<application_no>/payment-instruction an approved repayment's account to debit
+
 The payment system reports the money (role Integration, JWT; app/services/ledger.py decides):
 
     POST /api/v1/loan/<loan_id>/disbursement  {"arrived_on": "2026-11-30"}   the loan's money arrived
@@ -17,7 +24,8 @@ from flask import g, request
 from flask_babel import gettext as _
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 
-from app.services import ledger, loan, unit
+from app.security import API_ROLES, role_names
+from app.services import audit, ledger, loan, unit
 from app.services.errors import DomainError
 from app.views.api import TruthfulSpec
 
@@ -86,6 +94,43 @@ LOAN_STATE_SCHEMA = {
 }
 
 
+ACCOUNT_SCHEMA = {
+    "type": "object",
+    "required": ["bank", "bank_name", "account_name", "account_no"],
+    "description": "the policyholder's own bank account as entered and checked (listed bank, 16-19 digits with "
+                   "Luhn, opened in their own name; no credit card to debit)",
+    "properties": {
+        "bank": {"type": "string", "nullable": True, "description": "the bank's code (ICBC, CCB, ...)"},
+        "bank_name": {"type": "string", "nullable": True, "example": "中国建设银行"},
+        "account_name": {"type": "string", "nullable": True, "description": "户名: the policyholder's name"},
+        "account_no": {"type": "string", "pattern": "^[0-9]{16,19}$", "example": "6217000010111758507",
+                       "description": "the FULL card number (decrypted; this answer is a reveal audit event)"},
+    },
+}
+PAYMENT_INSTRUCTION_SCHEMA = {
+    "type": "object",
+    "required": ["loan_id", "application_no", "policy_no", "status", "principal", "stamp_duty", "amount",
+                 "account"],
+    "properties": {
+        "loan_id": {"type": "integer"}, "application_no": {"type": "string"}, "policy_no": {"type": "string"},
+        "status": {"type": "string", "enum": ["PENDING"]}, "principal": MONEY, "stamp_duty": MONEY,
+        "amount": {**MONEY, "description": "实际入账金额: what to pay (principal − stamp duty)"},
+        "account": {"$ref": "#/components/schemas/LoanAccount"},
+    },
+}
+DEBIT_INSTRUCTION_SCHEMA = {
+    "type": "object",
+    "required": ["application_no", "policy_no", "status", "amount", "loans", "account"],
+    "properties": {
+        "application_no": {"type": "string"}, "policy_no": {"type": "string"}, "status": {"type": "string"},
+        "amount": {**MONEY, "description": "what to collect"},
+        "interest_part": {**MONEY, "nullable": True}, "principal_part": {**MONEY, "nullable": True},
+        "loans": {"type": "array", "items": {"type": "integer"}, "description": "the loans it repays"},
+        "account": {"$ref": "#/components/schemas/LoanAccount"},
+    },
+}
+
+
 def loan_state(row):
     def day(value):
         return value.isoformat() if value else None
@@ -103,14 +148,17 @@ class LoanApi(TruthfulSpec, BaseApi):
     openapi_spec_tag = "Policy loan"
     allow_browser_login = False  # the core system signs in with JWT
     base_permissions = ["can_get", "can_post"]
-    method_permission_name = {"quote": "get", "payoff": "get", "disbursement": "post", "repayment": "post"}
+    method_permission_name = {"quote": "get", "payoff": "get", "disbursement": "post", "repayment": "post",
+                              "payment_instruction": "get", "debit_instruction": "get"}
     openapi_spec_component_schemas = ()
     openapi_spec_methods = {}
 
     def add_apispec_components(self, api_spec):
         super().add_apispec_components(api_spec)
         for name, schema in (("LoanQuote", QUOTE_SCHEMA), ("LoanBalance", LOAN_SCHEMA),
-                             ("LoanPayoff", PAYOFF_SCHEMA), ("LoanState", LOAN_STATE_SCHEMA)):
+                             ("LoanPayoff", PAYOFF_SCHEMA), ("LoanState", LOAN_STATE_SCHEMA),
+                             ("LoanAccount", ACCOUNT_SCHEMA), ("LoanPaymentInstruction", PAYMENT_INSTRUCTION_SCHEMA),
+                             ("LoanDebitInstruction", DEBIT_INSTRUCTION_SCHEMA)):
             if name not in api_spec.components.schemas:
                 api_spec.components.schema(name, schema)
 
@@ -173,6 +221,77 @@ class LoanApi(TruthfulSpec, BaseApi):
         """
         return self._answer(loan.payoff, policy_no, request.args.get("on", ""), request.args.get("amount", ""))
 
+    def _instruction(self, read):
+        """A payment instruction, read and audited in one unit of work: only for the API roles (Integration),
+        whatever permission a token's user holds; 404 / 409 with the reason otherwise."""
+        if not role_names(g.user) & API_ROLES:
+            return self.response_403()
+        try:
+            with unit.work(), audit.acting_as(f"api:{g.user.username}", "user", g.user.id):
+                found = read()
+        except DomainError as error:
+            if error.status == 404:
+                return self.response_404()
+            return self.response(error.status if error.status in (400, 409) else 400, message=error.message)
+        return self.response(200, **found)
+
+    @expose("/<int:loan_id>/payment-instruction", methods=["GET"])
+    @protect()
+    @safe
+    def payment_instruction(self, loan_id):
+        """The payment instruction of a loan waiting for its money (放款指令): where to pay, how much.
+        ---
+        get:
+          summary: the amount to credit of a PENDING loan and the payee account with its FULL card number
+          description: For the payment system only (role Integration). The card number is kept encrypted at
+            rest and shown whole nowhere else; every answer that gives it is a reveal audit event (who,
+            when, which loan, the number masked). Refused (409) once the arrival of the money is recorded,
+            while the application is not approved, and for a loan made before full numbers were kept.
+          parameters:
+          - {in: path, name: loan_id, required: true, schema: {type: integer}}
+          responses:
+            200:
+              description: the loan's instruction
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/LoanPaymentInstruction'}
+            404: {$ref: '#/components/responses/404'}
+            409:
+              description: not waiting for its money, not approved, or no full card number on file
+              content:
+                application/json:
+                  schema: {type: object, properties: {message: {type: string}}}
+        """
+        return self._instruction(lambda: ledger.payment_instruction(loan_id))
+
+    @expose("/repayment/<application_no>/payment-instruction", methods=["GET"])
+    @protect()
+    @safe
+    def debit_instruction(self, application_no):
+        """The collection instruction of an approved repayment (扣款指令): which account to debit, how much.
+        ---
+        get:
+          summary: the amount of an approved 保单还款 application and the account to debit with its FULL card number
+          description: For the payment system only (role Integration). The card number is kept encrypted at
+            rest and shown whole nowhere else; every answer that gives it is a reveal audit event. Refused
+            (409) when the application is not approved or already completed (its result recorded), and for one
+            made before full numbers were kept. The result is reported with POST /loan/{loan_id}/repayment.
+          parameters:
+          - {in: path, name: application_no, required: true, schema: {type: string, maxLength: 32}}
+          responses:
+            200:
+              description: the repayment's instruction
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/LoanDebitInstruction'}
+            404: {$ref: '#/components/responses/404'}
+            409:
+              description: not approved, already completed, or no full card number on file
+              content:
+                application/json:
+                  schema: {type: object, properties: {message: {type: string}}}
+        """
+        return self._instruction(lambda: ledger.debit_instruction(application_no))
 
     def _record(self, loan_id, write):
         """Run `write` in one unit of work (again after a lock wait); the loan's state, or the refusal

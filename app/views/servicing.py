@@ -45,8 +45,12 @@ class PolicyLoanView(PortalModelView):
                      "bank_name": _l("开户行"), "account_name": _l("户名"),
                      "account_no_masked": _l("收款账号"), "id": _l("贷款台账"),
                      "interest_paid_to": _l("计息至"), "interest_carried": _l("未付利息(元)"),
-                     "rolled_from": _l("续贷自"), "reminded_days": _l("已提醒(到期前天数)")}
+                     "rolled_from": _l("续贷自"), "reminded_days": _l("已提醒(到期前天数)"),
+                     "account_no": _l("银行卡号")}  # the audit trail's label (it shows the number masked)
     choices = {"status": LOAN_STATUSES}
+    # the full card number (encrypted at rest) is for the payment system's instruction only (loan_api.py):
+    # the show page has the masked one
+    show_exclude_columns = ["account_no"]
     list_columns = ["id", "policy", "principal", "stamp_duty", "credited_amount", "outstanding_principal",
                     "status", "disbursed_on", "due_on"]
     # the loan's number opens its ledger (放款登记 / 贷款台账), where money is recorded
@@ -67,7 +71,8 @@ class ServicingApplicationView(PortalModelView):
                      "decided_by_system": _l("系统自动审核"), "sampled_for_review": _l("抽检复核"),
                      "approvals_needed": _l("须审核人数"), "reject_reason": _l("拒绝原因"),
                      "due_decision_at": _l("审核时限"), "due_completion_at": _l("办结时限"),
-                     "completed_at": _l("办结时间"), "cancelled_at": _l("撤销时间")}
+                     "completed_at": _l("办结时间"), "cancelled_at": _l("撤销时间"),
+                     "account_no": _l("银行卡号")}  # the audit trail's label (masked there; never shown whole)
     choices = {"kind": SERVICING_KINDS, "status": APPLICATION_STATUSES, "reject_reason": REJECT_REASONS}
     list_columns = ["application_no", "kind", "customer", "policy", "amount", "status", "submitted_at",
                     "due_decision_at"]

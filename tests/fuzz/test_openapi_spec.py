@@ -20,7 +20,9 @@ OPERATIONS = [
     ("POST", "/api/v1/intake/claims"),
     ("POST", "/api/v1/intake/policies"),
     ("POST", "/api/v1/loan/{loan_id}/disbursement"),
+    ("GET", "/api/v1/loan/{loan_id}/payment-instruction"),
     ("POST", "/api/v1/loan/{loan_id}/repayment"),
+    ("GET", "/api/v1/loan/repayment/{application_no}/payment-instruction"),
     ("GET", "/api/v1/loan/{policy_no}/payoff"),
     ("GET", "/api/v1/loan/{policy_no}/quote"),
     ("GET", "/api/v1/phone_revisit/attempts"),
@@ -56,6 +58,10 @@ EXCLUDED_CHECKS.update({("GET", path): [positive_data_acceptance] for path in (
 # and on the money's arrival: a generated loan id is no loan (404) or not waiting for its money (409)
 EXCLUDED_CHECKS[("POST", "/api/v1/loan/{loan_id}/disbursement")] = [positive_data_acceptance]
 EXCLUDED_CHECKS[("POST", "/api/v1/loan/{loan_id}/repayment")] = [positive_data_acceptance]
+# and on the payment instructions: a generated loan id or application number is none (404) or not waiting
+# for its money (409)
+EXCLUDED_CHECKS[("GET", "/api/v1/loan/{loan_id}/payment-instruction")] = [positive_data_acceptance]
+EXCLUDED_CHECKS[("GET", "/api/v1/loan/repayment/{application_no}/payment-instruction")] = [positive_data_acceptance]
 # and on a claim report: a generated policy number is no policy (404, documented)
 EXCLUDED_CHECKS[("POST", "/api/v1/intake/claims")] = [positive_data_acceptance]
 # and on the results' dates: `from` not after `to`, at most 366 days apart, cannot be said in JSON Schema

@@ -94,13 +94,14 @@ def _same_customer(found, customer_id):
 
 
 def submit(kind, customer_id, policy_id, payload, checks, amount, request_key, submitted_by_id=None,
-           needs_consent=False):
+           needs_consent=False, account_no=None):
     """Store an application with its rule trace and route it; returns the application.
 
     `request_key` is the one the form was rendered with: a second submit with it (a double click,
     a retried request, 20 at once) returns the first application. `needs_consent`: the insured,
     not the policyholder, must confirm first (Insurance Law art. 34); the application waits in
-    CONSENT until after_consent(). Runs in the caller's unit of work.
+    CONSENT until after_consent(). `account_no`: the full bank card number of a loan's or a repayment's
+    account, kept encrypted in its own column (the payload holds it masked). Runs in the caller's unit of work.
     """
     if kind not in SERVICING_KINDS:
         raise DomainError("application_bad_kind", kind=str(kind)[:20])
@@ -118,6 +119,7 @@ def submit(kind, customer_id, policy_id, payload, checks, amount, request_key, s
         application_no=_new_number(now), request_key=request_key, kind=kind, customer_id=customer_id,
         policy_id=policy_id, status=states.FIRST, payload=payload, submitted_at=now, amount=amount,
         rule_trace=trace, submitted_by_id=submitted_by_id, decided_by_system=False, sampled_for_review=False,
+        account_no=account_no or None,
         approvals_needed=2 if amount is not None and amount > four_eyes else 1,
         due_decision_at=due_at(now, DECISION_WORKDAYS), due_completion_at=due_at(now, COMPLETION_WORKDAYS))
     try:
