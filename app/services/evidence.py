@@ -201,20 +201,27 @@ def mask_sms_text(text, params=None):
 
 
 def _masked(table, values):
-    """An audit event's before/after as the pack shows it: mobiles and ID numbers masked, codes hidden."""
-    from app.services.privacy import mask_id_number, mask_mobile
+    """An audit event's before/after as the pack shows it: mobiles, ID numbers and card numbers masked, codes
+    hidden, also inside nested values (an application's payload lists its beneficiaries with their ID numbers)."""
+    from app.services.privacy import mask_card, mask_id_number, mask_mobile
 
+    if isinstance(values, list):
+        return [_masked(table, value) for value in values]
     if not isinstance(values, dict):
         return values
     out = {}
     for key, value in values.items():
-        lower = key.lower()
-        if lower in ("phone", "mobile", "reserved_mobile") or lower.endswith("_mobile"):
+        lower = str(key).lower()
+        if isinstance(value, (dict, list)) and lower not in ("code", "params"):
+            out[key] = _masked(table, value)
+        elif lower in ("phone", "mobile", "reserved_mobile") or lower.endswith("_mobile"):
             out[key] = mask_mobile(value)
         elif lower.endswith("_hash"):  # a keyed hash (services/crypto.py): nothing to mask
             out[key] = value
         elif "id_number" in lower:
             out[key] = mask_id_number(value)
+        elif lower in ("card_no", "account_no"):
+            out[key] = mask_card(value)
         elif lower in ("code", "params") or lower.endswith("_code") and table in ("consent", "revisit_link"):
             out[key] = "******" if value else value
         elif lower == "content" and isinstance(value, str):
