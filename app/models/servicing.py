@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session, relationship
 
 from app.models.base import Model, Money, TimestampMixin, Undeletable
 from app.services import clock
-from app.services.crypto import EncryptedString
+from app.services.crypto import EncryptedJSON, EncryptedString
 
 SERVICING_KINDS = {
     "POLICY_LOAN": _l("保单贷款"),
@@ -63,7 +63,9 @@ class ServicingApplication(TimestampMixin, Undeletable, Model):
     policy_id = Column(Integer, ForeignKey("policy.id"), index=True)
     policy = relationship("Policy")
     status = Column(String(12), nullable=False, default="SUBMITTED")
-    payload = Column(JSON)  # what the customer entered (masked where it holds card numbers)
+    # what the customer entered (the card number masked), encrypted at rest as a whole: a beneficiary
+    # change holds every beneficiary's ID number (issue 15 item 4, migration a15c0018pl18)
+    payload = Column(EncryptedJSON)
     # the full bank card number the customer entered (保单贷款's 收款账户, 保单还款's 付款账户), encrypted
     # at rest (issue 15 item 4, services/crypto.py); the payload keeps only its masked form. None for the
     # other kinds and for applications made before migration a15c0017bk17.
@@ -110,8 +112,9 @@ class ApplicationPolicy(Model):
     application = relationship("ServicingApplication", backref="policy_links")
     policy_id = Column(Integer, ForeignKey("policy.id"), nullable=False, index=True)
     policy = relationship("Policy")
-    before = Column(JSON)
-    after = Column(JSON)
+    # the beneficiary lists, ID numbers included: encrypted at rest (migration a15c0018pl18)
+    before = Column(EncryptedJSON)
+    after = Column(EncryptedJSON)
 
     def __repr__(self):
         return f"{self.application_id}:{self.policy_id}"

@@ -165,8 +165,12 @@ def _personal(out, key, value, kind):
 
 
 def _scrub(values):
-    """record()'s before/after with top-level ID numbers, mobiles and phones masked and hashed."""
-    if not isinstance(values, dict) or not any(k in PERSONAL_KEYS or k in SECRET_FIELDS for k in values):
+    """before/after (record()'s, and a JSON column's value) with the ID numbers, mobiles, phones and card
+    numbers masked and hashed and the secrets hidden, at any depth: a beneficiary change's payload lists
+    every beneficiary's ID number."""
+    if isinstance(values, list):
+        return [_scrub(value) for value in values]
+    if not isinstance(values, dict):
         return values
     out = {}
     for key, value in values.items():
@@ -175,7 +179,7 @@ def _scrub(values):
         elif key in PERSONAL_KEYS and isinstance(value, (str, int)) and "*" not in str(value):
             _personal(out, key, value, PERSONAL_KEYS[key])
         else:
-            out.setdefault(key, value)
+            out.setdefault(key, _scrub(value))
     return out
 
 
@@ -207,7 +211,7 @@ def _column_value(table, key, value, out):
     elif kind:
         _personal(out, key, value, kind)
     elif key not in out:  # a personal column's <column>_hash already set from the value itself
-        out[key] = _plain(value)
+        out[key] = _scrub(_plain(value))  # a JSON column's personal values masked inside it
 
 
 def _values(obj, only=None):

@@ -22,11 +22,13 @@ tokens are randomised): compare the hash column with lookup_hash() instead.
 import base64
 import hashlib
 import hmac
+import json
 import re
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import LargeBinary, String, Text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator
 
 from app.services.validation import normalize_mobile, normalize_text
@@ -159,6 +161,25 @@ class EncryptedString(TypeDecorator):
         return decrypt(value.encode("ascii")).decode("utf-8")
 
 
+class EncryptedJSON(TypeDecorator):
+    """A JSON value (dict, list, str, number) stored as the Fernet token of its JSON text: what a
+    customer entered in a servicing form, beneficiaries' ID numbers included. Assign a new value to
+    change it (as with SQLAlchemy's JSON, an edit in place is not seen)."""
+    impl = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return encrypt(text.encode("utf-8")).decode("ascii")
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return json.loads(decrypt(value.encode("ascii")).decode("utf-8"))
+
+
 class EncryptedBinary(TypeDecorator):
     """bytes stored as their Fernet token."""
     impl = LargeBinary
@@ -181,7 +202,9 @@ ENCRYPTED_COLUMNS = {"customer": ("id_number", "mobile", "face_encoding"), "bene
                      # the mobiles SMS and verification codes went to (issue 15 item 4, migration a15c0015sp15)
                      "sms_message": ("phone",), "verification_code": ("phone",),
                      # the full bank card numbers of loans and repayments (migration a15c0017bk17)
-                     "servicing_application": ("account_no",), "policy_loan": ("account_no",)}
+                     "servicing_application": ("account_no", "payload"), "policy_loan": ("account_no",),
+                     # what the customer entered and the beneficiary lists before and after (a15c0018pl18)
+                     "servicing_application_policy": ("before", "after")}
 
 
 def rotate(session, batch=500, echo=None):
