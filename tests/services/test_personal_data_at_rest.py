@@ -14,6 +14,7 @@ from app.services import audit
 from app.services.privacy import mask_id_number
 from tests.services.test_card_encryption import clear_cells
 from tests.services.test_evidence_servicing import _limits, _secrets, history  # noqa: F401  (fixtures)
+from tests.views.test_customer_revisit import invited, linked  # noqa: F401  (fixtures)
 from tests.views.test_account import _session_celery  # noqa: F401  (fixture)
 from tests.views.test_beneficiary_pages import WANG_ER_ID, WANG_YI_ID
 
@@ -120,3 +121,18 @@ def test_the_migration_encrypts_the_payloads_and_the_downgrade_gives_them_back(s
             assert WANG_YI_ID not in stored()[0]
             db.session.remove()
             db.engine.dispose()
+
+
+def test_no_full_number_is_anywhere_after_an_e_revisit(invited, client):
+    """张德强's e-revisit through his SMS link: the link, the face check, the answers, the key screens."""
+    from tests.services.test_evidence import drive_erevisit
+
+    drive_erevisit(client, invited["C0001"])
+    found = {}
+    for customer in db.session.query(Customer).all():
+        for what, number in ((f"{customer.name}'s ID", customer.id_number),
+                             (f"{customer.name}'s mobile", customer.mobile)):
+            cells = clear_cells(number)
+            if cells:
+                found[what] = cells
+    assert not found
