@@ -271,3 +271,57 @@ def login(client, username, password=PASSWORD):
     client.csrf = csrf_token(page.get_data(as_text=True))
     return client.post("/login/", data={"username": username, "password": password,
                                          "csrf_token": client.csrf}, follow_redirects=True)
+
+
+class KeyRotation:
+    """A new Fernet key put in front of the current one (DATA_ENCRYPTION_KEYS), as an operator rotates:
+    run(batch) runs `flask portal rotate-keys` and returns its output (exit 0 asserted); drop_old() leaves
+    the new key alone, as once the old one is retired."""
+
+    def __init__(self, app):
+        from cryptography.fernet import Fernet
+
+        from app.services import crypto
+
+        self.app = app
+        self.old = crypto.keys_from(app.config)[0][0].decode()
+        self.new = Fernet.generate_key().decode()
+        app.config["DATA_ENCRYPTION_KEYS"] = f"{self.new},{self.old}"
+        self._session_reset()
+
+    def _session_reset(self):
+        from app.extensions import db
+
+        db.session.remove()
+
+    def run(self, batch):
+        result = self.app.test_cli_runner().invoke(args=["portal", "rotate-keys", "--batch", str(batch)])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def drop_old(self):
+        self.app.config["DATA_ENCRYPTION_KEYS"] = self.new
+        self._session_reset()
+
+
+@pytest.fixture
+def key_rotation(app):
+    saved = app.config.get("DATA_ENCRYPTION_KEYS")
+    yield lambda: KeyRotation(app)
+    app.config["DATA_ENCRYPTION_KEYS"] = saved
+
+
+@pytest.fixture
+def own_redis(servers, tmp_path):
+    """A Redis of this test's own, to stop, freeze or restart (the MariaDB run has Redis; the SQLite one
+    skips). Thawed before it is stopped, whatever the test left it in."""
+    import contextlib
+    import signal
+
+    if not servers["redis_url"]:
+        pytest.skip("needs MariaDB and Redis (the production shape)")
+    server = harness.start_redis(str(tmp_path))
+    yield server
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(server.process.pid, signal.SIGCONT)
+    server.stop()

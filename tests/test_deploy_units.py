@@ -323,15 +323,6 @@ def _until(check, timeout, what, services):
 
 
 @pytest.fixture
-def own_redis(servers, tmp_path):
-    if not servers["redis_url"]:
-        pytest.skip("needs MariaDB and Redis (the production shape)")
-    server = harness.start_redis(str(tmp_path))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def services(app, servers, own_redis, tmp_path):
     tmp = str(tmp_path)
     units = install_units(tmp)

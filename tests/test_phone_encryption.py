@@ -158,28 +158,17 @@ def test_the_sms_list_searches_a_phone_by_exact_value_through_its_hash(frozen, c
     assert "137****7032" in page and "137****7031" not in page
 
 
-@pytest.fixture
-def keys(app):
-    saved = app.config.get("DATA_ENCRYPTION_KEYS")
-    yield app.config
-    app.config["DATA_ENCRYPTION_KEYS"] = saved
-
-
-def test_rotation_re_encrypts_the_sms_and_code_phones(frozen, keys, app):
+def test_rotation_re_encrypts_the_sms_and_code_phones(frozen, key_rotation):
     with unit.work():
         codes.send(PHONE, "SIGN_IN")
     code = _code()
-    old = crypto.keys_from(keys)[0][0].decode()
-    new = Fernet.generate_key().decode()
-    keys["DATA_ENCRYPTION_KEYS"] = f"{new},{old}"
-    db.session.remove()
-    result = app.test_cli_runner().invoke(args=["portal", "rotate-keys", "--batch", "1"])
-    assert result.exit_code == 0, result.output
-    assert "sms_message: 1 row(s) re-encrypted" in result.output
-    assert "verification_code: 1 row(s) re-encrypted" in result.output
+    rotation = key_rotation()
+    new = rotation.new
+    output = rotation.run(1)
+    assert "sms_message: 1 row(s) re-encrypted" in output
+    assert "verification_code: 1 row(s) re-encrypted" in output
     assert crypto.rotate(db.session)["sms_message"] == 0  # nothing left under the old key
-    keys["DATA_ENCRYPTION_KEYS"] = new  # the old key dropped
-    db.session.remove()
+    rotation.drop_old()
     for table in ("sms_message", "verification_code"):
         row = _raw(f"SELECT phone, phone_hash FROM {table}")[0]
         assert Fernet(new.encode()).decrypt(row["phone"].encode()).decode() == PHONE

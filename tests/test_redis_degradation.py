@@ -30,18 +30,6 @@ def other_app(session_app, servers, **overrides):
         db.session.remove()
 
 
-@pytest.fixture
-def own_redis(servers, tmp_path):
-    """A Redis of this test's own, to stop or freeze."""
-    if not servers["redis_url"]:
-        pytest.skip("needs Redis")
-    server = harness.start_redis(str(tmp_path))
-    yield server
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(server.process.pid, signal.SIGCONT)
-    server.stop()
-
-
 def closed_port_url():
     return f"redis://127.0.0.1:{harness.free_port()}/0"
 

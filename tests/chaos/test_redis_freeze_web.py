@@ -10,25 +10,11 @@ import pytest
 
 from app.extensions import db
 from app.models import RevisitLink
-from tests import harness
 from tests.chaos import shape
 
 FROZEN_SECONDS = 6
 CLIENTS = 4
 DEADLINE = 5.0  # seconds a request may take while Redis is frozen (it held a worker 5 s and then 500 before)
-
-
-@pytest.fixture
-def own_redis(servers, tmp_path):
-    if not servers["redis_url"]:
-        pytest.skip("needs MariaDB and Redis")
-    server = harness.start_redis(str(tmp_path))
-    yield server
-    try:
-        os.kill(server.process.pid, signal.SIGCONT)
-    except ProcessLookupError:
-        pass
-    server.stop()
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from sqlalchemy import func
 from app.extensions import db
 from app.models.sms import SmsMessage, SmsTemplate
 from app.services import clock, sms, sweep
-from tests import harness
 from tests.chaos import shape
 from tests.fake_dysms import FakeDysms
 
@@ -29,15 +28,6 @@ COUNT = 2000
 INVITE = {"name": "张德强", "title": "先生", "product": "爱心人寿心享未来年金保险", "link": "http://x/s/abc"}
 ALIYUN = {"SMS_BACKEND": "aliyun", "ALIYUN_ACCESS_KEY_ID": "test-ak", "ALIYUN_ACCESS_KEY_SECRET": "test-secret",
           "ALIYUN_SMS_PROTOCOL": "HTTP", "ALIYUN_SMS_READ_TIMEOUT_MS": 5000}
-
-
-@pytest.fixture
-def own_redis(servers, tmp_path):
-    if not servers["redis_url"]:
-        pytest.skip("needs MariaDB and Redis")
-    server = harness.start_redis(str(tmp_path))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -260,26 +260,15 @@ def test_the_spec_documents_the_instructions(seeded, client):
 
 # --- rotation -------------------------------------------------------------------------------------
 
-@pytest.fixture
-def keys(app):
-    saved = app.config.get("DATA_ENCRYPTION_KEYS")
-    yield app.config
-    app.config["DATA_ENCRYPTION_KEYS"] = saved
-
-
-def test_rotation_keeps_the_card_numbers_readable_with_the_old_key_dropped(seeded, keys, app):
+def test_rotation_keeps_the_card_numbers_readable_with_the_old_key_dropped(seeded, key_rotation):
     application_id, loan_id = loan_through_the_service()
-    old = crypto.keys_from(keys)[0][0].decode()
-    new = Fernet.generate_key().decode()
-    keys["DATA_ENCRYPTION_KEYS"] = f"{new},{old}"
-    db.session.remove()
-    result = app.test_cli_runner().invoke(args=["portal", "rotate-keys", "--batch", "1"])
-    assert result.exit_code == 0, result.output
-    assert "servicing_application: 1 row(s) re-encrypted" in result.output
-    assert "policy_loan: 1 row(s) re-encrypted" in result.output
+    rotation = key_rotation()
+    new = rotation.new
+    output = rotation.run(1)
+    assert "servicing_application: 1 row(s) re-encrypted" in output
+    assert "policy_loan: 1 row(s) re-encrypted" in output
     assert crypto.rotate(db.session)["policy_loan"] == 0
-    keys["DATA_ENCRYPTION_KEYS"] = new  # the old key dropped
-    db.session.remove()
+    rotation.drop_old()
     for table, row_id in (("servicing_application", application_id), ("policy_loan", loan_id)):
         stored = _raw(f"SELECT account_no FROM {table} WHERE id = :id", id=row_id)[0]["account_no"]
         assert Fernet(new.encode()).decrypt(stored.encode()).decode() == CARD
