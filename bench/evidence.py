@@ -44,13 +44,16 @@ def _erevisit(app, faces):
     """张德强's e-revisit through his SMS link, as a customer's phone would do it."""
     from app.extensions import db
     from app.models import Customer, Policy, RevisitLink, RevisitTask
-    from app.services import identity, revisit
+    from app.services import biometric, identity, revisit, unit
 
     revisit.issue_invitations()
     customer = db.session.query(Customer).filter_by(customer_no="C0001").one()
     with open(os.path.join(faces, "obama.jpg"), "rb") as handle:
         identity.attach_reference_photo(customer.id, handle.read())
     db.session.commit()
+    with unit.work():  # 同意并继续 on the biometric notice, before his first face check of each purpose
+        for purpose in biometric.PURPOSES:
+            biometric.agree(customer.id, purpose, ip="127.0.0.1", user_agent="bench")
     code = db.session.query(RevisitLink.code).filter_by(customer_id=customer.id).scalar()
     client = app.test_client()
     page = client.get(f"/s/{code}", headers={"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
