@@ -13,8 +13,10 @@ from sqlalchemy import or_
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
+from app.models.customer import ID_TYPES
 from app.models.identity import IdentityVerification
-from app.models.policy import Policy
+from app.models.policy import BENEFICIARY_KINDS, RELATIONSHIPS, Policy
+from app.models.product import ANNUITY_METHODS
 from app.models.servicing import LOAN_STATUSES, PolicyLoan
 from app.models.sms import SmsMessage
 from app.services import ledger
@@ -72,12 +74,19 @@ PAYLOAD_LABELS = {
     "interest_part": _l("其中利息(元)"), "principal_part": _l("其中本金(元)"),
     "principal_after": _l("还款后未还本金(元)"), "total": _l("应还本息合计(元)"), "on": _l("计算日"),
     "loans": _l("贷款台账"), "bank_name": _l("开户行"), "card_masked": _l("账号"), "account_name": _l("户名"),
+    # 年金领取方式变更 (services/annuity.py) and 受益人变更 (services/beneficiary.py)
+    "policy_no": _l("保险单号"), "policies": _l("保险单号"), "before": _l("变更前"), "after": _l("变更后"),
+    "before_from": _l("原方式起始日"), "effective_from": _l("生效日"), "applied_at": _l("变更时间"),
+    "universal_account_no": _l("万能账户"), "universal_policy_no": _l("万能险保单号"),
+    "lists": _l("受益人"), "confirmed_no_more": _l("已确认无其他受益人"), "confirmed_at": _l("确认时间"),
 }
+TIME_KEYS = {"agreed_at", "confirmed_at", "applied_at"}
+METHOD_KEYS = {"before", "after"}  # an annuity change's collection methods
 MONEY_KEYS = {"amount", "stamp_duty", "credited_amount", "loanable_amount", "interest_part", "principal_part",
               "principal_after", "total"}
 # kept for the pages that show them in their own way, or not meant for reading
 HIDDEN_KEYS = {"id_images", "face_verification_id", "bank", "card_last4"}
-CARD_DIGITS = re.compile(r"\d{12,19}")
+CARD_DIGITS = re.compile(r"\d{16,19}")  # a bank card; a policy number has 15 digits and stays whole
 
 
 def _readable(key, value):
@@ -92,13 +101,18 @@ def _readable(key, value):
             return str(value)
     if key == "annual_rate":
         return f"{Decimal(str(value)) * 100:.2f}%"
-    if key == "agreed_at":
+    if key in TIME_KEYS:
         try:
             return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M:%S")
         except ValueError:
             return str(value)
     if key == "loans" and isinstance(value, list):
         return "、".join(f"#{item}" for item in value)
+    if key in METHOD_KEYS and isinstance(value, str):
+        return str(ANNUITY_METHODS.get(value, value))
+    if key == "lists" and isinstance(value, dict):
+        return ";".join(f"{BENEFICIARY_KINDS.get(kind, kind)}:{'、'.join(_person(p) for p in people)}"
+                        for kind, people in value.items())
     if isinstance(value, (list, tuple)):
         return "、".join(_readable(key, item) for item in value)
     if isinstance(value, dict):
@@ -106,6 +120,17 @@ def _readable(key, value):
                         if k not in HIDDEN_KEYS)
     # a card number never shows whole, whatever key it came under
     return CARD_DIGITS.sub(lambda m: f"{m.group()[:4]} **** **** {m.group()[-4:]}", str(value))
+
+
+def _person(person):
+    """A beneficiary as the application named them: 王一(配偶,第1顺序,60.00%,居民身份证 110***********023X)."""
+    if not isinstance(person, dict):
+        return str(person)
+    parts = [str(RELATIONSHIPS.get(person.get("relationship"), person.get("relationship") or "")),
+             str(_l("第%(n)s顺序", n=person.get("order") or 1)), f"{person.get('share') or ''}%",
+             f"{ID_TYPES.get(person.get('id_type'), person.get('id_type') or '')} "
+             f"{mask_id_number(person.get('id_number') or '')}"]
+    return f"{person.get('name') or ''}({','.join(part for part in parts if part.strip(' %'))})"
 
 
 def payload_rows(payload):

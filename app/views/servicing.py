@@ -81,9 +81,22 @@ class ServicingApplicationView(PortalModelView):
                     "decided_by", "decided_by_system", "sampled_for_review", "approvals_needed", "reject_reason",
                     "decision_note", "completed_at", "cancelled_at"]
     search_columns = ["application_no", "kind", "status", "submitted_at", "sampled_for_review"]
+    # what the customer entered and the rule trace as the review page shows them: labelled rows, personal
+    # numbers masked (the payload of a beneficiary change holds every beneficiary's ID number)
+    formatters_columns = {"payload": lambda payload: _rows_table(loan_export.payload_rows(payload)),
+                          "rule_trace": lambda trace: _rows_table(
+                              (check.get("name"), f"{_('通过') if check.get('passed') else _('未通过')}:"
+                                                  f"{check.get('figures') or ''}")
+                              for check in trace or () if isinstance(check, dict))}
     # an application's status moves only through its workflow (review, decision), never a generic form
     base_permissions = READ_ONLY
     base_order = ("submitted_at", "desc")
+
+
+def _rows_table(rows):
+    """(label, text) pairs as a small table, or — when there are none."""
+    cells = Markup("").join(Markup("<tr><th>{}</th><td>{}</td></tr>").format(label, text) for label, text in rows)
+    return Markup('<table class="table table-condensed">{}</table>').format(cells) if cells else "—"
 
 
 def _changes_cell(application_id):

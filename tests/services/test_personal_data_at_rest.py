@@ -136,3 +136,28 @@ def test_no_full_number_is_anywhere_after_an_e_revisit(invited, client):
             if cells:
                 found[what] = cells
     assert not found
+
+
+def test_the_application_pages_show_what_was_entered_readable_and_masked(history, app):
+    """The 保全申请 page and the review page: labelled rows, the beneficiaries by name, relationship, order,
+    share and masked ID number; no dict, no code, no full number."""
+    import re
+
+    from tests.conftest import login
+
+    client = app.test_client()
+    login(client, "auditor")
+    for key in ("beneficiary", "loan", "repayment"):
+        found = history[key]
+        for url in (f"/servicingapplicationview/show/{found.id}", f"/review-queue/{found.id}"):
+            html = client.get(url).get_data(as_text=True)
+            body = re.sub(r"<script.*?</script>|<style.*?</style>", "", html, flags=re.S)
+            shown = re.sub(r"<[^>]+>", " ", body)
+            for bad in ("{'", "'}", "None", "True", "RESIDENT_ID", "SPOUSE", "DEATH", "lists", "policies",
+                        WANG_YI_ID, WANG_ER_ID):
+                assert bad not in shown, (key, url, bad)
+            if key == "beneficiary":
+                assert f"王一(配偶,第1顺序,60.00%,居民身份证 {mask_id_number(WANG_YI_ID)})" in shown, url
+                assert "身故受益人" in shown and history["policy"].policy_no in shown
+            if key == "loan":
+                assert "6217 **** **** 8507" in shown and "8000.00" in shown
