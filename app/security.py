@@ -21,6 +21,8 @@ from werkzeug.security import check_password_hash
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
+from app import table_versions
+
 log = logging.getLogger(__name__)
 
 STAFF_ROLES = ("Admin", "Supervisor", "Agent", "Operator", "Auditor", "Integration")
@@ -228,7 +230,17 @@ _MENU_CACHE = {}  # PortalSecurityManager.menu_html, per process
 # PortalSecurityManager.role_permissions across requests, per process: (role ids + the versions of the
 # tables that grant permissions, app/table_versions.py) -> the (permission, view) pairs
 _PERMISSIONS_CACHE = {}
-PERMISSION_TABLES = ("ab_permission_view_role", "ab_permission_view", "ab_permission", "ab_view_menu", "*", "epoch")
+PERMISSION_TABLES = ("ab_permission_view_role", "ab_permission_view", "ab_permission", "ab_view_menu",
+                     table_versions.ANY, table_versions.EPOCH)
+
+
+def _remember(cache, key, value, most=64):
+    """Keep value under key in a small per-process cache, emptied when it is full (its keys are few: the
+    role sets and languages in use)."""
+    if len(cache) >= most:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 class PortalSecurityManager(SecurityManager):
@@ -268,8 +280,6 @@ class PortalSecurityManager(SecurityManager):
         for every menu item and button it draws, some forty queries a list page, issue 14 point 6)."""
         from flask_appbuilder.security.sqla.models import assoc_permissionview_role as granted
 
-        from app import table_versions
-
         known = request.environ.setdefault("portal.role_permissions", {})
         key = tuple(sorted(role_ids))
         if key not in known:
@@ -286,9 +296,7 @@ class PortalSecurityManager(SecurityManager):
                 .join(view, pv.view_menu_id == view.id)
                 .filter(granted.c.role_id.in_(key)).distinct().all())
             if kept is not None:
-                if len(_PERMISSIONS_CACHE) >= 64:
-                    _PERMISSIONS_CACHE.clear()
-                _PERMISSIONS_CACHE[kept] = known[key]
+                _remember(_PERMISSIONS_CACHE, kept, known[key])
         return known[key]
 
     def exist_permission_on_roles(self, view_name, permission_name, role_ids):
@@ -320,14 +328,8 @@ class PortalSecurityManager(SecurityManager):
         key = (tuple(sorted(role.name for role in roles)),
                self.role_permissions([role.id for role in roles if role.name not in self.builtin_roles]),
                str(get_locale()), request.script_root)
-        cache = _MENU_CACHE
-        html = cache.get(key)
-        if html is None:
-            html = render()
-            if len(cache) >= 64:
-                cache.clear()
-            cache[key] = html
-        return html
+        html = _MENU_CACHE.get(key)
+        return html if html is not None else _remember(_MENU_CACHE, key, render())
 
     def load_user(self, pk):
         user = super().load_user(pk)

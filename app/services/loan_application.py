@@ -112,12 +112,6 @@ def card_digits(text):
     return re.sub(r"[\s-]", "", normalize_text(text))
 
 
-def mask_card(card):
-    """A card number keeps its first 4 and last 4 digits: 6217 **** **** 8507 (privacy.mask_card, the
-    mask the audit trail writes too)."""
-    return privacy.mask_card(card)
-
-
 def is_credit_card(card):
     return card.startswith(CREDIT_CARD_PREFIXES)
 
@@ -139,7 +133,7 @@ def check_account(holder, bank, card_text, account_name, refuse_credit=False):
         raise DomainError("servicing_account_not_own")
     with force_locale("zh"):
         bank_name = str(BANKS[bank])
-    return {"bank": bank, "bank_name": bank_name, "card_masked": mask_card(card), "card_last4": card[-4:],
+    return {"bank": bank, "bank_name": bank_name, "card_masked": privacy.mask_card(card), "card_last4": card[-4:],
             "account_name": holder.name}
 
 

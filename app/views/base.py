@@ -74,6 +74,22 @@ class PortalFilterConverter(sqla_filters.SQLAFilterConverter):
         for test, flts in sqla_filters.SQLAFilterConverter.conversion_table)
 
 
+class FilterHashEqual(BaseFilter):
+    """Exact match on an encrypted column through its keyed hash, <column>_hash (app/services/crypto.py):
+    the only search an encrypted ID number or mobile allows (no prefix or substring)."""
+    name = sqla_filters.FilterEqual.name  # Flask-AppBuilder's own "Equal to" label
+    arg_name = "eq"
+
+    def __init__(self, column_name, datamodel, kind):
+        super().__init__(column_name, datamodel)
+        self.kind = kind
+
+    def apply(self, query, value):
+        from app.services.crypto import lookup_hash
+
+        return query.filter(getattr(self.model, f"{self.column_name}_hash") == lookup_hash(value, self.kind))
+
+
 class PortalInterface(SQLAInterface):
     """FAB's SQLAlchemy interface whose "starts with" search uses the column's index."""
     filter_converter_class = PortalFilterConverter
@@ -85,6 +101,8 @@ class PortalModelView(ModelView):
     `choices` maps a column to its {code: label} dict (the dicts live beside the models).
     """
     choices = {}
+    # encrypted columns searched by exact value through their keyed hash: {column: kind of crypto.lookup_hash}
+    hash_searched = {}
     entity_label = None  # e.g. _l("保单"): gives the page titles 保单列表 / 查看保单 / 编辑保单 / 新增保单
     page_size = 25
     base_permissions = NO_DELETE
@@ -116,6 +134,13 @@ class PortalModelView(ModelView):
             self.formatters_columns.setdefault(column, _blank_if_none)
         for form in (self.search_form, self.add_form, self.edit_form):
             _name_the_empty_choice(form)
+
+    def _init_properties(self):
+        """The hash_searched columns get FilterHashEqual only (also for the filters a URL can name)."""
+        super()._init_properties()
+        for column, kind in self.hash_searched.items():
+            self._filters._search_filters[column] = [FilterHashEqual(column, self.datamodel, kind)]
+            self._filters._all_filters[column] = [FilterHashEqual(column, self.datamodel, kind)]
 
     @expose("/list/")
     @has_access
@@ -192,9 +217,9 @@ def _plain_columns(mapper):
     binary, JSON or long text. A cell that reads one anyway still gets it, by a query of its own."""
     from sqlalchemy import JSON, LargeBinary, Text
 
-    from app.services.crypto import EncryptedBinary, EncryptedString
+    from app.services.crypto import EncryptedBinary, EncryptedJSON, EncryptedString
 
-    skipped = (EncryptedString, EncryptedBinary, LargeBinary, JSON, Text)
+    skipped = (EncryptedString, EncryptedBinary, EncryptedJSON, LargeBinary, JSON, Text)
     return [column for column in mapper.column_attrs
             if not any(isinstance(c.type, skipped) for c in column.columns)]
 
@@ -238,6 +263,6 @@ def datamodel(model):
     return PortalInterface(model)
 
 
-__all__ = ["PortalModelView", "PortalInterface", "FilterStartsWith", "LIST_COUNT_CAP", "CappedCount", "datamodel", "READ_ONLY", "NO_DELETE", "_l", "code_list", "device_column",
+__all__ = ["PortalModelView", "PortalInterface", "FilterStartsWith", "FilterHashEqual", "LIST_COUNT_CAP", "CappedCount", "datamodel", "READ_ONLY", "NO_DELETE", "_l", "code_list", "device_column",
            "details_column",
            "mask_id_number", "mask_mobile", "OwnTasksUnlessSupervisor"]

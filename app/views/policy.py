@@ -5,8 +5,6 @@ import os
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
@@ -21,7 +19,6 @@ from app.models.policy import (BENEFICIARY_KINDS, CHANNELS, PAYMENT_FREQUENCIES,
 from app.models.product import ANNUITY_METHODS, PRODUCT_KINDS, Product
 from app.services import clock, policy as policies, retention, unit
 from app.services import settings as business_settings
-from app.services.crypto import lookup_hash
 from app.services.errors import DomainError
 from app.services.privacy import mask_id_number, mask_mobile, mask_name
 from app.views.base import READ_ONLY, PortalInterface, PortalModelView, _l, datamodel
@@ -63,16 +60,6 @@ def beneficiaries_text(people):
     return ";".join(parts)
 
 
-class FilterHashEqual(BaseFilter):
-    """Exact match on an encrypted column through its keyed hash (app/services/crypto.py): the only
-    search an encrypted ID number or mobile allows (no prefix or substring)."""
-    name = FilterEqual.name  # Flask-AppBuilder's own "Equal to" label
-    arg_name = "eq"
-
-    def apply(self, query, value):
-        return query.filter(getattr(self.model, f"{self.column_name}_hash") == lookup_hash(value, self.column_name))
-
-
 class CustomerView(PortalModelView):
     entity_label = _l("客户")
     datamodel = datamodel(Customer)
@@ -85,14 +72,7 @@ class CustomerView(PortalModelView):
     edit_columns = ["name", "gender", "birth_date", "id_type", "id_number", "mobile", "wechat_openid"]
     add_columns = ["customer_no"] + edit_columns
     formatters_columns = {"id_number": mask_id_number, "mobile": mask_mobile}
-
-    def _init_properties(self):
-        """ID number and mobile are encrypted: searched by exact value only, through their hashes
-        (also for the filters a URL can name)."""
-        super()._init_properties()
-        for column in ("id_number", "mobile"):
-            self._filters._search_filters[column] = [FilterHashEqual(column, self.datamodel)]
-            self._filters._all_filters[column] = [FilterHashEqual(column, self.datamodel)]
+    hash_searched = {"id_number": "id_number", "mobile": "mobile"}  # encrypted: exact value, by the hash
 
     def pre_add(self, item):
         """The same rules as intake: one customer per ID document, checked and normalised fields

@@ -3,8 +3,6 @@ import re
 
 from flask import abort, current_app, flash, redirect, url_for
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
@@ -96,16 +94,6 @@ class SmsTemplateView(PortalModelView):
     search_columns = ["code", "name", "provider_template_code", "is_active"]
 
 
-class FilterPhoneEqual(BaseFilter):
-    """The phone is encrypted at rest (issue 15 item 4): searched by exact mobile only, through its
-    keyed hash (SmsMessage.phone_is), as the customer list searches its mobiles."""
-    name = FilterEqual.name  # Flask-AppBuilder's own "Equal to" label
-    arg_name = "eq"
-
-    def apply(self, query, value):
-        return query.filter(SmsMessage.phone_is(value))
-
-
 class ResendForm(FlaskForm):
     """A bare POST: only the CSRF token."""
 
@@ -138,13 +126,7 @@ class SmsMessageView(PortalModelView):
                           "content": content_with_links, "purpose": purpose_label, "backend": backend_label,
                           "template": lambda template: template.name if template is not None else ""}
     base_order = ("created_at", "desc")
-
-    def _init_properties(self):
-        """The phone: "equal to" through the hash, the only search an encrypted column allows (also
-        for the filters a URL can name)."""
-        super()._init_properties()
-        self._filters._search_filters["phone"] = [FilterPhoneEqual("phone", self.datamodel)]
-        self._filters._all_filters["phone"] = [FilterPhoneEqual("phone", self.datamodel)]
+    hash_searched = {"phone": "mobile"}  # encrypted (issue 15 item 4): exact mobile, through phone_hash
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
