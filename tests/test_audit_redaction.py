@@ -276,3 +276,18 @@ def test_the_migration_adds_the_redaction_table_and_the_downgrade_removes_it(ser
         assert "audit_redaction" in inspect(db.engine).get_table_names()
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_clear_id_number_nested_in_a_payload_is_redacted_too(app, sealable):
+    """A servicing application's event from before: its payload lists the beneficiaries with their ID numbers."""
+    payload = {"lists": {"DEATH": [{"name": "王一", "id_number": ID_NUMBER, "share": "100.00"}]}, "policies": ["1"]}
+    event_id, row_hash = insert_legacy("create", "servicing_application", "7", None, {"id": 7, "payload": payload})
+    assert run(app, "seal")[0] == 0
+    code, out = run(app, "redact-legacy")
+    assert code == 0 and out.startswith("已脱敏 1 条历史审计事件"), out
+    assert ID_NUMBER not in trail_text()
+    person = event(event_id).after["payload"]["lists"]["DEATH"][0]
+    assert person == {"name": "王一", "id_number": "110***********0379",
+                      "id_number_hash": lookup_hash(ID_NUMBER, "id_number"), "share": "100.00"}
+    assert event(event_id).row_hash == row_hash
+    assert run(app, "verify")[0] == 0

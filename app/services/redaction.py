@@ -53,11 +53,14 @@ def _personal_keys(entity):
 
 
 def holds_clear(entity, values):
-    """True when before/after (a dict) still holds an ID number or a mobile in clear."""
+    """True when before/after still holds an ID number, a mobile or a card number in clear, at any depth (as
+    the writer masks them: a servicing application's payload lists its beneficiaries' ID numbers)."""
+    if isinstance(values, list):
+        return any(holds_clear(None, value) for value in values)
     if not isinstance(values, dict):
         return False
     keys = _personal_keys(entity)
-    return any(key in keys and _clear(value) for key, value in values.items())
+    return any((key in keys and _clear(value)) or holds_clear(None, value) for key, value in values.items())
 
 
 def rewritten(entity, values):
